@@ -1,0 +1,1 @@
+"""Click commands: one module each, thin wrappers over the library."""
