@@ -36,6 +36,7 @@ STATUSES: dict[str, str] = {
     "license_not_free": "the licence does not allow redistribution (e.g. all rights reserved)",
     "no_image": "the record has no image URL",
     "http_error": "the download failed (HTTP status or network error, see error)",
+    "bad_response": "the source answered, but not with the documented record (HTML page, wrong id, ...)",
     "decode_error": "the bytes are not a decodable image (truncated, corrupt, wrong type)",
     "too_large": "the image exceeds the byte cap or Pillow's decompression-bomb guard",
     "too_small": "the image is smaller than the minimum side",
