@@ -21,6 +21,7 @@ MAX_SIDE_PX = 640
 JPEG_QUALITY = 82
 CATALOG_FIELDS = [
     "file", "kind", "title", "artist", "date", "met_object_id", "licence", "source", "group", "hard_negative",
+    "width", "height",
 ]
 # The two deliberate hard negatives of the source set (other versions of Met paintings, not the Met's).
 HARD_NEGATIVES = {
@@ -35,12 +36,13 @@ def view_group(file: str) -> str:
     return _VIEW_SUFFIX.sub("", Path(file).stem)
 
 
-def downsample(data: bytes) -> bytes:
+def downsample(data: bytes) -> tuple[bytes, int, int]:
+    """JPEG bytes at most MAX_SIDE_PX on the long side, and their width and height."""
     image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
     image.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    return out.getvalue()
+    return out.getvalue(), image.width, image.height
 
 
 def pack(source_dir: Path, out_dir: Path) -> list[dict]:
@@ -50,7 +52,8 @@ def pack(source_dir: Path, out_dir: Path) -> list[dict]:
     for src in sources:
         target = out_dir / src["file"]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(downsample((source_dir / src["file"]).read_bytes()))
+        data, width, height = downsample((source_dir / src["file"]).read_bytes())
+        target.write_bytes(data)
         rows.append({
             "file": src["file"],
             "kind": src["kind"],
@@ -62,6 +65,8 @@ def pack(source_dir: Path, out_dir: Path) -> list[dict]:
             "source": src["source_repository"],
             "group": view_group(src["file"]),
             "hard_negative": "1" if src["file"] in HARD_NEGATIVES else "0",
+            "width": width,
+            "height": height,
         })
     rows.sort(key=lambda r: r["file"])
     with open(out_dir / "catalog.csv", "w", encoding="utf-8", newline="") as f:

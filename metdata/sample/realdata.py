@@ -29,6 +29,8 @@ class RealImage:
     group: str  # one value per artwork (its views share it)
     licence: str
     hard_negative: bool
+    width: int  # of the embedded (downsampled) image
+    height: int
 
 
 def _data_root():
@@ -49,6 +51,8 @@ def _catalog() -> tuple[RealImage, ...]:
             group=row["group"],
             licence=row["licence"],
             hard_negative=row["hard_negative"] == "1",
+            width=int(row["width"]),
+            height=int(row["height"]),
         )
         for row in csv.DictReader(io.StringIO(text))
     )
