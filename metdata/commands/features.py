@@ -1,0 +1,78 @@
+"""`metdata features`: GeM descriptors of the split images, stored under ROOT/features/<backbone>/."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from metdata.errors import UserError
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    try:
+        scales = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise UserError(f"--scales {text!r}: expected comma-separated numbers such as 1,0.7071,0.5") from None
+    if not all(0 < s <= 4 for s in scales):
+        raise UserError(f"--scales {text!r}: every scale must be in (0, 4]")
+    return scales
+
+
+@click.command()
+@click.option("--root", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset root holding images/ and splits/.")
+@click.option("--backbone", default="efficientnet-lite0", show_default=True,
+              help="efficientnet-lite0 (ImageNet weights bundled, offline), resnet18 or resnet50.")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="A state-dict file for the backbone (torchvision format for the ResNets).")
+@click.option("--download-weights", is_flag=True,
+              help="ResNets: download torchvision's ImageNet weights (needs the internet) and cache them.")
+@click.option("--weights-cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where --download-weights keeps files [default: torch's hub cache].")
+@click.option("--random-weights", is_flag=True, help="Seeded random weights: for tests and benchmarks only.")
+@click.option("--scales", default=None, metavar="S1,S2,...",
+              help="Image rescaling factors whose descriptors are averaged [default: 1,1/sqrt(2),0.5]; "
+              "--scales 1 is single-scale.")
+@click.option("--sets", default="train,val,test", show_default=True,
+              help="Which split sets to describe (keys from ROOT/splits/<set>.parquet).")
+@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads [default: torch's choice].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="At most this many same-size images per forward pass.")
+def features(root, backbone, weights, download_weights, weights_cache_dir, random_weights, scales, sets,
+             threads, batch_size):
+    """Describe every image of the split sets with GeM-pooled, L2-normalised, multi-scale descriptors.
+
+    Writes ROOT/features/<backbone>/<set>.npy (float32, one row per image) and <set>.json (the image keys
+    and the settings). Running it again reuses the descriptors of images that did not change.
+
+    \b
+      metdata features --root data/met
+      metdata features --root data/met --backbone resnet18 --weights resnet18-f37072fd.pth
+      metdata features --root data/met --backbone resnet50 --download-weights --scales 1
+    """
+    import torch
+    from tqdm import tqdm
+
+    from metdata.bench.backbones import load_backbone
+    from metdata.bench.features import SCALES, extract_set, set_keys
+
+    scale_values = SCALES if scales is None else parse_scales(scales)
+    set_names = [s.strip() for s in sets.split(",") if s.strip()]
+    if not set_names:
+        raise UserError("--sets is empty; give e.g. train,val,test")
+    key_lists = {name: set_keys(root, name) for name in set_names}  # fail on a missing split before loading
+    model = load_backbone(backbone, weights=weights, download=download_weights, random_weights=random_weights,
+                          cache_dir=weights_cache_dir)
+    if threads:
+        torch.set_num_threads(threads)
+    click.echo(f"{model.name} ({model.weights}), scales {', '.join(f'{s:.4g}' for s in scale_values)}")
+    for name, keys in key_lists.items():
+        started = time.perf_counter()
+        with tqdm(total=len(keys), desc=name, unit="img", leave=False) as bar:
+            result = extract_set(root, model, name, keys=keys, scales=scale_values, batch_size=batch_size,
+                                 on_progress=bar.update)
+        seconds = time.perf_counter() - started
+        click.echo(f"{name:>6}: {result.n_images} images ({result.n_computed} computed, {result.n_reused} reused)"
+                   f", {result.dim}-d, {seconds:.1f} s -> {result.path}")
