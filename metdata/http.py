@@ -172,6 +172,11 @@ class PoliteSession:
                 reply.body,
             ) from None
 
+    def get_reply(self, url: str, params: Mapping[str, Any] | None = None) -> "_Reply":
+        """A successful GET with its status and lower-cased headers, for APIs that signal in headers on a
+        200 (MediaWiki's maxlag error carries its Retry-After that way)."""
+        return self._request("GET", with_query(url, params), headers={"Accept": "application/json"})
+
     def post_form(self, url: str, data: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Any:
         """POST form-encoded `data`; returns parsed JSON, or the text when the body is not JSON."""
         all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
