@@ -145,18 +145,23 @@ class MetClient:
         return departments
 
     def resolve_departments(self, wanted: list[str]) -> list[int]:
-        """Department ids from ids or display names (case-insensitive), checked against /v1/departments."""
+        """Department ids from ids or display names (case-insensitive), checked against /v1/departments.
+
+        Each item is one display name (some contain commas) or a comma-separated list of ids and names.
+        """
         known = self.departments()
         by_id = {d["departmentId"]: d for d in known}
-        by_name = {str(d.get("displayName", "")).casefold(): d["departmentId"] for d in known}
+        by_name = {str(d.get("displayName", "")).strip().casefold(): d["departmentId"] for d in known}
         ids = []
         for item in wanted:
-            item = item.strip()
-            dept = int(item) if item.isdigit() else by_name.get(item.casefold())
-            if dept not in by_id:
-                choices = ", ".join(f"{d['departmentId']}={d.get('displayName')}" for d in known)
-                raise UserError(f"unknown department {item!r} at {self.url('v1/departments')} (known: {choices})")
-            ids.append(dept)
+            pieces = [item] if item.strip().casefold() in by_name else [p for p in item.split(",") if p.strip()]
+            for piece in (p.strip() for p in pieces):
+                dept = int(piece) if piece.isdigit() else by_name.get(piece.casefold())
+                if dept not in by_id:
+                    choices = "; ".join(f"{d['departmentId']} {d.get('displayName')}" for d in known)
+                    raise UserError(f"unknown department {piece!r} at {self.url('v1/departments')} "
+                                    f"(known: {choices})")
+                ids.append(dept)
         return sorted(set(ids))
 
     def list_object_ids(self, department_ids: list[int] | None = None, updated_since: str | None = None) -> list[int]:

@@ -1,0 +1,172 @@
+"""The `crawl met` stage: one Met object in, its manifest rows out (failures included).
+
+fetch the record -> licence and image checks -> download each image (smallest rendition that covers
+max_side_px) -> decode at reduced scale, hash, filter, downsample -> dedup and cap within the object ->
+write the kept images as images/MET/<objectID>/<n>.jpg -> one objects row and one exhibits row per image.
+The stage never prints and reads no global settings, so it runs alike in a test, a thread pool or a
+Dask worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from metdata.http import HttpError, TooLarge
+from metdata.manifests import write_bytes_atomic
+from metdata.sources.met import ImageCandidate, MetClient, RecordError, image_candidates, object_row
+from metdata.stages import dedup
+from metdata.stages.image import (
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_MAX_ASPECT_RATIO,
+    DEFAULT_MAX_SIDE_PX,
+    DEFAULT_MIN_SIDE_PX,
+    ImageResult,
+    process_image,
+)
+
+
+@dataclass(frozen=True)
+class ImageParams:
+    """The parameters that shape the exhibit set (recorded in the manifests; a resume must not change them)."""
+
+    max_images_per_object: int = 10
+    max_side_px: int = DEFAULT_MAX_SIDE_PX
+    min_side_px: int = DEFAULT_MIN_SIDE_PX
+    max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
+    near_dup_max_hamming: int = 8
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+
+
+@dataclass
+class _Fetched:
+    candidate: ImageCandidate
+    url: str  # the URL actually used
+    rendition: str
+    result: ImageResult | None  # None when the download failed
+    status: str
+    error: str | None
+
+
+def crawl_object(object_id: int, *, client: MetClient, root: str | Path, params: ImageParams) -> dict:
+    """Rows for one object: {"objects": [one row], "exhibits": [one row per candidate image]}."""
+    record_url = client.url(f"v1/objects/{object_id}")
+    try:
+        record = client.get_object(object_id)
+        if record is None:
+            return _object_failure(object_id, "not_found", f"{record_url} answered 404")
+        candidates = image_candidates(record)
+    except HttpError as exc:
+        return _object_failure(object_id, "http_error", str(exc))
+    except RecordError as exc:
+        return _object_failure(object_id, "bad_response", f"{record_url}: {exc}")
+    obj = object_row(record)
+    if not obj["is_public_domain"]:
+        rows = [_row(object_id, c.index, c.rendition, c.url, "not_public_domain") for c in candidates]
+        return _result(obj, "not_public_domain", rows, kept=0)
+    if not candidates:
+        return _result(obj, "no_image", [], kept=0, error="the record lists no image URL")
+    fetched = [_fetch(client.session, c, params) for c in candidates]
+    rows = _select_and_write(object_id, fetched, Path(root), params)
+    kept = sum(r["status"] == "kept" for r in rows)
+    return _result(obj, "ok", rows, kept=kept)
+
+
+def _fetch(session, candidate: ImageCandidate, params: ImageParams) -> _Fetched:
+    """Download and process one image; for the primary, fall back to the original when web-large is
+    missing, broken, too small for max_side_px or rejected as too small."""
+    first = _download(session, candidate.url, candidate, candidate.rendition, params)
+    if candidate.fallback_url is None or _covers(first, params):
+        return first
+    second = _download(session, candidate.fallback_url, candidate, "original", params)
+    return first if first.status == "kept" and second.status != "kept" else second
+
+
+def _covers(fetched: _Fetched, params: ImageParams) -> bool:
+    result = fetched.result
+    if result is None or fetched.status in ("decode_error", "too_small", "too_large"):
+        return False
+    return max(result.orig_width or 0, result.orig_height or 0) >= params.max_side_px
+
+
+def _download(session, url: str, candidate: ImageCandidate, rendition: str, params: ImageParams) -> _Fetched:
+    try:
+        data = session.get_bytes(url)
+    except TooLarge as exc:
+        return _Fetched(candidate, url, rendition, None, "too_large", str(exc))
+    except HttpError as exc:
+        return _Fetched(candidate, url, rendition, None, "http_error", str(exc))
+    result = process_image(
+        data,
+        max_side_px=params.max_side_px,
+        min_side_px=params.min_side_px,
+        max_aspect_ratio=params.max_aspect_ratio,
+        jpeg_quality=params.jpeg_quality,
+    )
+    return _Fetched(candidate, url, rendition, result, result.status, result.error)
+
+
+def _select_and_write(object_id: int, fetched: list[_Fetched], root: Path, params: ImageParams) -> list[dict]:
+    """Dedup and cap the decodable images, write the kept ones in record order, return one row per image."""
+    usable = [f for f in fetched if f.status == "kept"]
+    decisions = dedup.dedup_and_cap(
+        [f.result for f in usable],
+        max_hamming=params.near_dup_max_hamming,
+        max_images=params.max_images_per_object,
+    )
+    by_id = {id(f): d for f, d in zip(usable, decisions)}
+    folder = root / "images" / "MET" / str(object_id)
+    rows = []
+    n = 0
+    kept_paths: dict[int, str] = {}  # position in `usable` -> path, to name what a duplicate duplicates
+    for f in fetched:
+        r = f.result
+        row = _row(object_id, f.candidate.index, f.rendition, f.url, f.status, error=f.error)
+        if r is not None:
+            row.update(
+                width=r.width, height=r.height, orig_width=r.orig_width, orig_height=r.orig_height,
+                sha256=r.sha256, phash=r.phash,
+            )
+        decision = by_id.get(id(f))
+        if decision is not None:
+            row["status"] = decision.status
+            if decision.status == "kept":
+                path = f"images/MET/{object_id}/{n}.jpg"
+                write_bytes_atomic(root / path, r.jpeg)
+                kept_paths[usable.index(f)] = row["path"] = path
+                n += 1
+            elif decision.duplicate_of is not None:
+                row["duplicate_of"] = kept_paths.get(decision.duplicate_of) or usable[decision.duplicate_of].url
+        rows.append(row)
+    _remove_stale(folder, n)
+    return rows
+
+
+def _remove_stale(folder: Path, n_kept: int) -> None:
+    """Delete numbered images beyond the kept count (left by an earlier run of the same object)."""
+    if not folder.exists():
+        return
+    for file in folder.glob("*.jpg"):
+        if not file.stem.isdigit() or int(file.stem) >= n_kept:
+            file.unlink()
+
+
+def _row(object_id: int, index: int, rendition: str, url: str, status: str, error: str | None = None) -> dict:
+    return {
+        "object_id": object_id,
+        "image_index": index,
+        "rendition": rendition,
+        "path": None,
+        "status": status,
+        "source_url": url,
+        "error": error,
+    }
+
+
+def _result(obj: dict, status: str, exhibits: list[dict], *, kept: int, error: str | None = None) -> dict:
+    return {"objects": [{**obj, "n_images_kept": kept, "status": status, "error": error}], "exhibits": exhibits}
+
+
+def _object_failure(object_id: int, status: str, error: str) -> dict:
+    return {"objects": [{"object_id": object_id, "n_images_kept": 0, "status": status, "error": error}],
+            "exhibits": []}
