@@ -174,5 +174,7 @@ def write_predictions(path, keys: list[str], pred: np.ndarray, conf: np.ndarray)
     table = pa.table({"query": pa.array(keys, pa.string()), "prediction": pa.array(pred, pa.int64()),
                       "confidence": pa.array(conf, pa.float64())})
     plain = not any(set(key) & set(',"\r\n') for key in keys)
-    with atomic_path(path) as tmp:
-        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="none" if plain else "needed"))
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(b"query,prediction,confidence\n")
+        pacsv.write_csv(table, f, options)
