@@ -99,7 +99,7 @@ def knn_root(tmp_path, monkeypatch):
         manifests.write(rows, manifests.split_path(tmp_path, split), "queryset")
         X = np.where(met[:, None], centres[ids], rng.normal(size=(n, dim))) + 0.6 * rng.normal(size=(n, dim))
         store[split] = ([r["key"] for r in rows][::-1], X[::-1])  # stored order differs from the split's
-    import metdata.bench.features as features
+    from metdata.bench import features
 
     def load_descriptors(root, backbone, split):
         keys, X = store[split]

@@ -109,7 +109,7 @@ def test_empty_file(tmp_path, gt_json, capsys):
 @pytest.mark.parametrize("bad_id", ['"1"', "1.0", "true"])
 def test_non_integer_class_ids_in_official_json_are_rejected(tmp_path, capsys, bad_id):
     gt = tmp_path / "testset.json"
-    gt.write_text('[{"path": "test_met/aaaaaaaaaaaa.jpg", "MET_id": %s}]' % bad_id)
+    gt.write_text(f'[{{"path": "test_met/aaaaaaaaaaaa.jpg", "MET_id": {bad_id}}}]')
     preds = write_csv(tmp_path / "p.csv", [GOOD[0]])
     code, _, err = run(["score", str(preds), "--gt", str(gt)], capsys)
     assert code == 2 and "entry 0: 'MET_id'" in err and "JSON integers" in err

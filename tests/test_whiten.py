@@ -23,7 +23,7 @@ def test_whitened_train_descriptors_have_identity_covariance_before_l2():
 
 def test_top_d_rows_follow_descending_variance_and_d_is_at_most_D():
     X = correlated(1000, 16, seed=1)
-    m, P = pcawhitenlearn(X, d=4)
+    _, P = pcawhitenlearn(X, d=4)
     assert P.shape == (4, 16)
     _, P_all = pcawhitenlearn(X, d=64)
     assert P_all.shape == (16, 16)

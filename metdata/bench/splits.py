@@ -119,7 +119,7 @@ def _met_queries(root, train_classes: set[int], notes: list[str]) -> list[dict]:
     queries = []
     unknown_object = 0
     for r in _kept(manifests.read(manifests.manifest_path(root, "queries"), "queries")):
-        met_id = links.get(r["query_id"], r["met_object_id"])
+        met_id = links.get(r["query_id"])  # the CSV id, an auto-accepted match or a review decision
         if met_id is None:
             continue  # not (yet) linked to a Met object: not part of the benchmark
         if met_id not in train_classes:
