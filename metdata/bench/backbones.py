@@ -141,6 +141,7 @@ class Backbone(nn.Module):
         self.name, self.net, self.dim, self.weights = name, net, dim, weights
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.net.to(memory_format=torch.channels_last)  # CPU convolutions prefer NHWC; inputs follow suit
         self.eval()
 
     def normalise(self, images):

@@ -1,0 +1,109 @@
+"""Descriptor extraction speed: images per second per core at 500x375, ours against the plain forward floor.
+
+"ours" is `metdata.bench.features.extract_set` from JPEG files to the stored descriptors (header read, decode
+in a prefetch thread, size batching, normalisation, bilinear rescaling, GeM, L2, the .npy/.json store).
+The floor is the same network's `extract_features` called on a preallocated tensor of the same batch size
+at each scale: no I/O and no pooling, the best any pipeline around this model can do. The ratio ours/floor
+is the pipeline's efficiency. A and B alternate in one run; the best of --repeats counts.
+
+    .venv/bin/python benchmark/bench_features.py --threads 1 --images 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from metdata import manifests
+from metdata.bench.backbones import load_backbone
+from metdata.bench.features import SCALES, extract_set
+
+REAL = Path("/work/shared/data/real/noart")
+WIDTH, HEIGHT = 500, 375
+
+
+def make_root(n_images: int) -> Path:
+    """A dataset root of n 500x375 JPEGs (real photos when available, else smooth noise)."""
+    root = Path(tempfile.mkdtemp(prefix="bench-features-"))
+    sources = sorted(REAL.glob("*.jpg")) if REAL.is_dir() else []
+    rows = []
+    for i in range(n_images):
+        if sources:
+            image = Image.open(sources[i % len(sources)]).convert("RGB").resize((WIDTH, HEIGHT), Image.BILINEAR)
+        else:
+            noise = np.random.default_rng(i).integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+            image = Image.fromarray(noise).resize((WIDTH, HEIGHT), Image.BILINEAR)
+        key = f"MET/{i}/0.jpg"
+        (root / "images" / key).parent.mkdir(parents=True)
+        image.save(root / "images" / key, quality=90)
+        rows.append({"key": key, "object_id": i})
+    manifests.write(rows, manifests.split_path(root, "train"), "train")
+    return root
+
+
+def time_ours(root: Path, model, scales, batch_size: int) -> tuple[float, float]:
+    """(wall s, process CPU s) for a fresh extraction of the whole set."""
+    shutil.rmtree(root / "features", ignore_errors=True)
+    wall, cpu = time.perf_counter(), time.process_time()
+    extract_set(root, model, "train", scales=scales, batch_size=batch_size)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def time_floor(model, scales, batch_size: int, n_images: int) -> tuple[float, float]:
+    inputs = [
+        F.interpolate(torch.rand(batch_size, 3, HEIGHT, WIDTH), scale_factor=s, mode="bilinear")
+        .contiguous(memory_format=torch.channels_last)
+        for s in scales
+    ]
+    wall, cpu = time.perf_counter(), time.process_time()
+    with torch.inference_mode():
+        for _ in range(n_images // batch_size):
+            for x in inputs:
+                model.net.extract_features(x)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=16, help="images per measurement (a multiple of 8)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = per-core figures)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--backbones", default="efficientnet-lite0,resnet18")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    root = make_root(args.images)
+    print(f"{args.images} images of {WIDTH}x{HEIGHT}, {args.threads} thread(s), torch {torch.__version__}\n")
+    print("| backbone | scales | batch | ours img/s/core | floor img/s/core | ours/floor | ours cpu-ms/img |")
+    print("|---|---|---|---|---|---|---|")
+    try:
+        for name in args.backbones.split(","):
+            model = load_backbone(name, random_weights=name != "efficientnet-lite0")
+            for scales, label in (((1.0,), "1"), (SCALES, "1, 0.707, 0.5")):
+                for batch in (1, 8):
+                    time_floor(model, scales, batch, batch)  # warm-up: allocator and kernels
+                    ours, floor = [], []
+                    for _ in range(args.repeats):
+                        ours.append(time_ours(root, model, scales, batch))
+                        floor.append(time_floor(model, scales, batch, args.images))
+                    ours_wall, ours_cpu = min(ours)
+                    floor_wall = min(floor)[0]
+                    per_core = args.images / args.threads
+                    print(
+                        f"| {name} | {label} | {batch} | {per_core / ours_wall:.2f} | {per_core / floor_wall:.2f}"
+                        f" | {floor_wall / ours_wall:.2f} | {1000 * ours_cpu / args.images:.1f} |",
+                        flush=True,
+                    )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
