@@ -19,6 +19,13 @@ class MetObject:
     expected_kept: int | None = None  # ground truth: images `crawl met` should keep with default options
     notes: str = ""  # what this object exercises ("exact duplicate", "url fails", ...)
     listed: bool = True  # False for ids that search lists but /objects/{id} answers "Not a valid object"
+    department_id: int = 0  # the /departments id (the record's `department` is the curatorial name)
+    # ground truth per image URL (primaryImage, then additionalImages): the manifest status `crawl met`
+    # should give it with default options ("kept", "duplicate", "http_error", ...); see world.py
+    expected_statuses: list[str] = field(default_factory=list)
+    # the object's primary studio view as a PIL image with the given longest side (None without image);
+    # other worlds' builders (Flickr visitor photos, Commons copies) draw from it
+    studio_image: Callable[[int], object] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
