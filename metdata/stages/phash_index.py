@@ -141,11 +141,14 @@ def _probe_masks(width: int, probe_radius: int) -> np.ndarray:
 
 
 def brute_force(queries: np.ndarray, hashes: np.ndarray, radius: int) -> Matches:
-    """The reference answer, all pairs compared: for tests and the benchmark."""
-    query_parts, index_parts = [], []
-    for start in range(0, len(queries), 256):
-        block = queries[start : start + 256]
-        rows, cols = np.nonzero(hamming(block[:, None], hashes[None, :]) <= radius)
+    """The reference answer, all pairs compared (in blocks of about 4M pairs): for tests and benchmarks."""
+    queries = np.asarray(queries, dtype=np.uint64)
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    block = max(1, (1 << 22) // max(1, len(hashes)))
+    query_parts, index_parts = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    for start in range(0, len(queries), block):
+        distances = np.bitwise_count(queries[start : start + block, None] ^ hashes[None, :])
+        rows, cols = np.nonzero(distances <= radius)
         query_parts.append(rows + start)
         index_parts.append(cols)
     query_idx = np.concatenate(query_parts).astype(np.int64)
