@@ -48,7 +48,7 @@ DOCREF = (
     "&gt; for notice of API deprecations and breaking changes."
 )
 SERVED_BY = "mw-api-ext.eqiad.main-7d9f6c8b5-x2k4q"
-GENERIC_UA = re.compile(r"^(python-requests|python-urllib|aiohttp|curl|okhttp|wget|go-http-client)/", re.I)
+GENERIC_UA = re.compile(r"^(python-requests|python-urllib|aiohttp|curl|okhttp|wget|go-http-client)/", re.IGNORECASE)
 CONTACT = re.compile(r"https?://|[\w.+-]+@[\w-]+\.[\w.-]+")
 UPLOAD_PATH = re.compile(
     r"/wikipedia/commons/(?P<thumb>thumb/)?(?P<dirs>[0-9a-f]/[0-9a-f]{2})/(?P<name>[^/]+)(?:/(?P<thumbname>[^/]+))?"

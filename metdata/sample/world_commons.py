@@ -108,7 +108,7 @@ def build_commons(
     return builder.files, builder.categories, builder.renderers
 
 
-def _add_met_copies(builder: "_Builder", objects: dict[int, MetObject], catalog: list[RealImage]) -> None:
+def _add_met_copies(builder: _Builder, objects: dict[int, MetObject], catalog: list[RealImage]) -> None:
     """Commons hosts many Met Open Access images: three credited to the Met, one re-hosted anonymously."""
     primaries = [
         image for image in catalog
