@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape
 from metdata.sample.model import FlickrPhoto, World
 from metdata.sample.server import Request, Response
 from metdata.sample.world_flickr import STATIC_PREFIX, original_is_public, photo_sizes
+from metdata.sources.flickr import LICENSES
 
 REST_PATH = "/services/rest/"
 PLACEHOLDER_PATH = f"{STATIC_PREFIX}/images/photo_unavailable.png"
@@ -55,29 +56,9 @@ PLACEHOLDER_PNG = base64.b64decode(
     "oAu6oAs6dEEXdEEXdEEXdEEXdEEXdEEXdEEXdH3vDV2xE8uNHJH+AAAAAElFTkSuQmCC"
 )
 
-# flickr.photos.licenses.getInfo, 2025 (source_apis.md B.5): REST XML verbatim; JSON with integer ids.
-LICENSES = [
-    (0, "All Rights Reserved",
-     "https://www.flickrhelp.com/hc/en-us/articles/10710266545556-Using-Flickr-images-shared-by-other-members"),
-    (4, "CC BY 2.0", "https://creativecommons.org/licenses/by/2.0/"),
-    (6, "CC BY-ND 2.0", "https://creativecommons.org/licenses/by-nd/2.0/"),
-    (3, "CC BY-NC-ND 2.0", "https://creativecommons.org/licenses/by-nc-nd/2.0/"),
-    (2, "CC BY-NC 2.0", "https://creativecommons.org/licenses/by-nc/2.0/"),
-    (1, "CC BY-NC-SA 2.0", "https://creativecommons.org/licenses/by-nc-sa/2.0/"),
-    (5, "CC BY-SA 2.0", "https://creativecommons.org/licenses/by-sa/2.0/"),
-    (7, "No known copyright restrictions", "https://www.flickr.com/commons/usage/"),
-    (8, "United States Government Work", "https://www.usa.gov/government-copyright"),
-    (9, "Public Domain Dedication (CC0)", "https://creativecommons.org/publicdomain/zero/1.0/"),
-    (10, "Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
-    (11, "CC BY 4.0", "https://creativecommons.org/licenses/by/4.0/"),
-    (12, "CC BY-SA 4.0", "https://creativecommons.org/licenses/by-sa/4.0/"),
-    (13, "CC BY-ND 4.0", "https://creativecommons.org/licenses/by-nd/4.0/"),
-    (14, "CC BY-NC 4.0", "https://creativecommons.org/licenses/by-nc/4.0/"),
-    (15, "CC BY-NC-SA 4.0", "https://creativecommons.org/licenses/by-nc-sa/4.0/"),
-    (16, "CC BY-NC-ND 4.0", "https://creativecommons.org/licenses/by-nc-nd/4.0/"),
-]
+# flickr.photos.licenses.getInfo: B.5's REST XML verbatim; the JSON form has integer ids.
 LICENSES_XML = "<rsp stat=\"ok\">\n<licenses>\n" + "".join(
-    f'\t<license id="{i}" name="{name}" url="{url}" />\n' for i, name, url in LICENSES
+    f'\t<license id="{i}" name="{name}" url="{url}" />\n' for i, (name, url) in LICENSES.items()
 ) + "</licenses>\n</rsp>\n"
 
 _SEARCH_CRITERIA = ("text", "tags", "user_id", "min_upload_date", "max_upload_date", "min_taken_date",
@@ -290,7 +271,7 @@ class FlickrService:
                           "size": sizes}}
 
     def _licenses(self, q: dict, server) -> dict:
-        return {"licenses": {"license": [{"id": i, "name": n, "url": u} for i, n, u in LICENSES]}}
+        return {"licenses": {"license": [{"id": int(i), "name": n, "url": u} for i, (n, u) in LICENSES.items()]}}
 
     def _echo(self, q: dict, server) -> dict:
         return {name: {"_content": value} for name, value in q.items()}

@@ -23,7 +23,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from PIL import Image
@@ -88,6 +88,16 @@ _STYLES = {"full": 4, "partial": 3, "misspelled": 2, "artist": 2, "accession": 1
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What a photo shows: a picture source, its catalog entry (None for procedural exhibits), its object."""
+
+    load: Callable[[], Image.Image]
+    real: RealImage | None
+    object_id: int | None
+    title: str
+
+
+@dataclass(frozen=True)
 class PhotoSize:
     extra: str  # "m", "l", ... or "o"
     label: str  # flickr.photos.getSizes label
@@ -141,11 +151,12 @@ def build_flickr(
     rng.shuffle(licences)
     uploads = sorted(rng.randint(1325376000, 1750000000) for _ in subjects)  # 2012 .. mid 2025
     photos, renderers = [], {}
-    for i, ((image, object_id), upload) in enumerate(zip(subjects, uploads)):
+    for i, (subject, upload) in enumerate(zip(subjects, uploads)):
         photo_id = str(20000000000 + i * 7919 + rng.randint(0, 7000))
+        object_id = subject.object_id
         record = objects[object_id].record if object_id is not None else None
-        title, description, tags, names = _texts(rng, image, record, i)
-        width, height = _photo_size(rng, image)
+        title, description, tags, names = _texts(rng, subject, record, i)
+        width, height = _photo_size(rng, subject)
         secret = f"{rng.getrandbits(40):010x}"
         server = str(rng.choice([4844, 7372, 8056, 65535]))
         fmt = "png" if i % 41 == 7 else "jpg"
@@ -159,45 +170,54 @@ def build_flickr(
             object_id=object_id, names_artwork=names, original_format=fmt,
         )
         photos.append(photo)
-        renderers.update(_photo_renderers(photo, image, rng.getrandbits(32)))
+        renderers.update(_photo_renderers(photo, subject, rng.getrandbits(32)))
     own_photos = []
-    own_subjects = [s for s in subjects if s[1] is not None][:6] + [s for s in subjects if s[1] is None][:2]
-    for n, (image, object_id) in enumerate(own_subjects):
+    own_subjects = [s for s in subjects if s.object_id][:6] + [s for s in subjects if s.object_id is None][:2]
+    for n, subject in enumerate(own_subjects):
         path = f"{OWN_PREFIX}/IMG_{2041 + n * 13:04d}.jpg"
-        own_photos.append(OwnPhoto(file_name=Path(path).name, image_path=path, object_id=object_id))
-        renderers[path] = _jpeg_renderer(image, rng.getrandbits(32), _photo_size(rng, image), "jpg")
+        own_photos.append(OwnPhoto(file_name=Path(path).name, image_path=path, object_id=subject.object_id))
+        renderers[path] = _jpeg_renderer(subject, rng.getrandbits(32), _photo_size(rng, subject), "jpg")
     return photographers, photos, own_photos, renderers
 
 
-def _subjects(rng: random.Random, objects: dict[int, MetObject], catalog: list[RealImage]):
-    """(catalog image, Met object id or None) per photo: each Met artwork once or twice, some others."""
-    met = [c for c in catalog if c.met_object_id in objects]
+def _subjects(rng: random.Random, objects: dict[int, MetObject], catalog: list[RealImage]) -> list[Subject]:
+    """Each real Met artwork once or twice, a dozen procedural exhibits, non-Met art and non-art photos."""
     by_object: dict[int, list[RealImage]] = {}
-    for image in met:
-        by_object.setdefault(image.met_object_id, []).append(image)
+    for image in catalog:
+        if image.met_object_id in objects:
+            by_object.setdefault(image.met_object_id, []).append(image)
     subjects = []
     for object_id, views in sorted(by_object.items()):
         for _ in range(1 if rng.random() < 0.6 else 2):
-            subjects.append((rng.choice(views), object_id))
+            subjects.append(_real_subject(rng.choice(views), object_id))
+    procedural = sorted(i for i, o in objects.items()
+                        if i not in by_object and o.studio_image is not None and o.listed and o.expected_kept)
+    for object_id in rng.sample(procedural, min(len(procedural), 12)):
+        studio = objects[object_id].studio_image
+        subjects.append(Subject(partial(studio, 900), None, object_id, objects[object_id].record.get("title", "")))
     others = [c for c in catalog if c.met_object_id is None and c.kind == "art"]
     noart = [c for c in catalog if c.kind == "noart"]
-    subjects += [(c, None) for c in rng.sample(others, min(len(others), 14))]
-    subjects += [(c, None) for c in rng.sample(noart, min(len(noart), 10))]
+    subjects += [_real_subject(c, None) for c in rng.sample(others, min(len(others), 14))]
+    subjects += [_real_subject(c, None) for c in rng.sample(noart, min(len(noart), 10))]
     rng.shuffle(subjects)
     return subjects
 
 
-def _photo_size(rng: random.Random, image: RealImage) -> tuple[int, int]:
+def _real_subject(image: RealImage, object_id: int | None) -> Subject:
+    return Subject(partial(load_image, image.file), image, object_id, image.title)
+
+
+def _photo_size(rng: random.Random, subject: Subject) -> tuple[int, int]:
     """Phone-photo sizes; some originals are below 1024 px so that url_l is missing for them."""
     long_side = rng.choices([800, 960, 1200, 1600], weights=[2, 2, 4, 1])[0]
-    portrait = ("portrait" in image.title.lower() or rng.random() < 0.35)
+    portrait = ("portrait" in subject.title.lower() or rng.random() < 0.35)
     short_side = long_side * 3 // 4
     return (short_side, long_side) if portrait else (long_side, short_side)
 
 
-def _photo_renderers(photo: FlickrPhoto, image: RealImage, seed: int) -> dict[str, Callable[[], bytes]]:
+def _photo_renderers(photo: FlickrPhoto, subject: Subject, seed: int) -> dict[str, Callable[[], bytes]]:
     """The original (rendered once, on first use) and every smaller size resized from it."""
-    original = _jpeg_renderer(image, seed, (photo.width, photo.height), photo.original_format)
+    original = _jpeg_renderer(subject, seed, (photo.width, photo.height), photo.original_format)
     cached_original = lru_cache(maxsize=1)(original)
     renderers = {photo.image_path: cached_original}
     for size in photo_sizes(photo):
@@ -206,9 +226,9 @@ def _photo_renderers(photo: FlickrPhoto, image: RealImage, seed: int) -> dict[st
     return renderers
 
 
-def _jpeg_renderer(image: RealImage, seed: int, size: tuple[int, int], fmt: str) -> Callable[[], bytes]:
+def _jpeg_renderer(subject: Subject, seed: int, size: tuple[int, int], fmt: str) -> Callable[[], bytes]:
     def render() -> bytes:
-        photo = visitor_photo(load_image(image.file), random.Random(seed), size)
+        photo = visitor_photo(subject.load(), random.Random(seed), size)
         return _encode(photo, fmt)
 
     return render
@@ -236,11 +256,11 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def _texts(rng: random.Random, image: RealImage, record: dict | None, n: int):
+def _texts(rng: random.Random, subject: Subject, record: dict | None, n: int):
     """(title, description, tags, names_artwork) as a visitor would write them."""
     if record is None:
-        return _other_texts(rng, image, n)
-    title = record.get("title") or image.title
+        return _other_texts(rng, subject.real, n)
+    title = record.get("title") or subject.title
     artist = record.get("artistDisplayName") or ""
     accession = record.get("accessionNumber") or ""
     style = rng.choices(list(_STYLES), weights=list(_STYLES.values()))[0]
