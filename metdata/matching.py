@@ -222,32 +222,38 @@ class MatchIndex:
         return found
 
     def _recover(self, word: str) -> list[tuple[str, float]]:
+        """Vocabulary words for one token: itself, its pieces (a run-together hashtag), or its correction."""
         if word in self.vocab:
             return [(word, 1.0)]
         if word.isdigit():
             return []
-        parts = self._segment(word)
+        long_enough = len(word) >= 6
+        parts = self._segment(word, False) if long_enough else None
         if parts:
-            return [(p, 0.9) for p in parts]
+            return [(p, 0.9) for p in parts if p not in STOP_WORDS]
         fixed = self._correct(word)
-        return [(fixed, 0.8)] if fixed else []
+        if fixed:
+            return [(fixed, 0.8)]
+        parts = self._segment(word, True) if long_enough else None
+        return [(p, 0.8) for p in parts if p not in STOP_WORDS] if parts else []
 
-    def _segment_uncached(self, word: str) -> tuple[str, ...] | None:
+    def _segment_uncached(self, word: str, fix_last: bool) -> tuple[str, ...] | None:
         """Split a run-together hashtag into vocabulary words (starrynight -> starry night), else None.
 
-        The last piece may itself be misspelt (wheatfeild -> wheat field)."""
-        if len(word) < 6:
-            return None
-        for cut in range(len(word) - 2, 2, -1):  # longest known prefix first, pieces of 3+ letters
+        Pieces (stop words included) are vocabulary words of 3+ letters or stop words; with `fix_last` the last piece may be
+        misspelt (wheatfeild -> wheat field)."""
+        for cut in range(len(word) - 1, 0, -1):  # longest known prefix first, backtracking
             head, tail = word[:cut], word[cut:]
-            if head in self.vocab or head in STOP_WORDS:
-                if tail in self.vocab or tail in STOP_WORDS:
-                    rest: tuple[str, ...] | None = (tail,)
-                else:
-                    rest = self._segment(tail) or ((self._correct(tail),) if self._correct(tail) else None)
-                if rest:
-                    parts = tuple(p for p in (head, *rest) if p not in STOP_WORDS)
-                    return parts or None
+            if not ((head in self.vocab and len(head) >= 3) or head in STOP_WORDS):
+                continue
+            if tail in self.vocab or tail in STOP_WORDS:
+                rest: tuple[str, ...] | None = (tail,)
+            else:
+                rest = self._segment(tail, fix_last)
+                if not rest and fix_last and self._correct(tail):
+                    rest = (self._correct(tail),)
+            if rest:
+                return (head, *rest)
         return None
 
     def _correct_uncached(self, word: str) -> str | None:
@@ -509,3 +515,19 @@ def recall_report(rows: list[dict], truth: GroundTruth) -> dict[str, float]:
         "n_truth": len(truth.objects),
         "n_names_artwork": len(named),
     }
+
+
+def sample_ground_truth(world, root) -> list[tuple[str, int | None, bool]]:
+    """(query_id, object_id, names_artwork) of a root's query photos crawled from the sample museum `world`.
+
+    The sample generator knows what each Flickr photo and own photo shows; this maps it onto the
+    query ids of queries.parquet, for `write_ground_truth` and `metdata match --ground-truth`.
+    """
+    known = {("flickr", p.photo_id): (p.object_id, p.names_artwork) for p in world.photos}
+    known.update({("own", o.file_name): (o.object_id, False) for o in world.own_photos})
+    table = manifests.read(manifests.manifest_path(root, "queries"), "queries")
+    return [
+        (row["query_id"], *known[(row["source"], row["photo_id"])])
+        for row in table.select(["query_id", "source", "photo_id"]).to_pylist()
+        if (row["source"], row["photo_id"]) in known
+    ]
