@@ -34,10 +34,10 @@ def serve_sample(port: int, seed: int, original_px: int | None):
     click.echo(f"Sample museum (seed {seed}) at {server.url}: {len(world.objects)} Met objects, "
                f"{len(world.photos)} Flickr photos, {len(world.commons_files)} Commons files")
     for name, url, how in [
-        ("Met API", server.met_api_url, "metdata crawl met --api-url URL  (or MET_API_BASE=URL)"),
-        ("Flickr REST", server.flickr_rest_url, "metdata crawl flickr --rest-url URL  (or FLICKR_REST_URL=URL)"),
-        ("Flickr static", server.flickr_static_url, "FLICKR_STATIC_BASE=URL"),
-        ("Commons API", server.commons_api_url, "metdata crawl wikimedia --api-url URL  (or COMMONS_API_URL=URL)"),
+        ("Met API", server.met_api_url, "metdata crawl met --api-url URL"),
+        ("Flickr REST", server.flickr_rest_url, "metdata crawl flickr --rest-url URL"),
+        ("Flickr static", server.flickr_static_url, "(photo URLs in the Flickr answers point here)"),
+        ("Commons API", server.commons_api_url, "metdata crawl wikimedia --api-url URL"),
     ]:
         click.echo(f"  {name:<14}{url}\n  {'':<14}{how}")
     click.echo("Press Ctrl-C to stop.")
