@@ -53,6 +53,9 @@ class QueryImageParams:
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
 
 
+DEFAULT_PARAMS = QueryImageParams()
+
+
 def query_id(source: str, key: str) -> str:
     return hashlib.sha1(f"{source}:{key}".encode()).hexdigest()[:12]
 
@@ -66,7 +69,7 @@ def flickr_row(
     *,
     session: PoliteSession,
     root: str | Path,
-    params: QueryImageParams = QueryImageParams(),
+    params: QueryImageParams = DEFAULT_PARAMS,
     static_url: str = DEFAULT_STATIC_URL,
 ) -> dict:
     """The queries row of one Flickr photo; non-free licences are recorded, never downloaded."""
@@ -94,7 +97,7 @@ def flickr_row(
 
 
 def store_query_image(
-    row: dict, load: Callable[[], bytes], *, root: str | Path, params: QueryImageParams = QueryImageParams()
+    row: dict, load: Callable[[], bytes], *, root: str | Path, params: QueryImageParams = DEFAULT_PARAMS
 ) -> dict:
     """Load the bytes, check and downsample them, write images/test_met/<query_id>.jpg; the finished row."""
     try:
