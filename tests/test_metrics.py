@@ -1,5 +1,7 @@
 """GAP, GAP- and ACC: hand-computed cases, the protocol's edge cases, and the official formula."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -109,9 +111,26 @@ def test_agrees_with_the_official_formula_without_ties(seed):
     assert abs(metrics.acc(pred, label, is_met) - expected_acc) < 1e-12
 
 
-def test_stable_rank_and_tie_bounds():
-    conf = np.array([0.5, 0.9, 0.5, 0.5])
-    rel = np.array([False, False, True, False])
-    assert metrics.rank(conf).tolist() == [1, 0, 2, 3]
-    assert metrics.rank(conf, rel, "best").tolist() == [1, 2, 0, 3]
-    assert metrics.rank(conf, rel, "worst").tolist() == [1, 0, 3, 2]
+def test_stable_rank_keeps_ground_truth_order_among_ties():
+    assert metrics.rank(np.array([0.5, 0.9, 0.5, 0.5])).tolist() == [1, 0, 2, 3]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tie_spread_is_the_range_over_all_tie_orders(seed):
+    rng = np.random.default_rng(seed)
+    n = 7
+    conf = rng.integers(0, 3, n).astype(float)
+    label = rng.integers(0, 3, n)
+    is_met = rng.random(n) < 0.6
+    is_met[0] = True
+    pred = np.where(rng.random(n) < 0.6, label, 9)
+    rel = metrics.correct(pred, label, is_met)
+    values = {
+        metrics.average_precision(rel[list(order)], int(is_met.sum()))
+        for order in itertools.permutations(range(n))
+        if all(conf[order[i]] >= conf[order[i + 1]] for i in range(n - 1))
+    }
+    scores = metrics.evaluate(pred, conf, label, is_met)
+    assert (scores.gap_best_ties, scores.gap_worst_ties) == pytest.approx((max(values), min(values)))
+    assert min(values) - 1e-12 <= scores.gap <= max(values) + 1e-12
+    assert scores.n_tied == sum(int((conf == c).sum()) for c in set(conf.tolist()) if (conf == c).sum() > 1)

@@ -121,3 +121,15 @@ def test_ground_truth_without_met_queries(tmp_path, capsys):
     preds = write_csv(tmp_path / "p.csv", [GOOD[2]])
     code, _, err = run(["score", str(preds), "--gt", str(gt)], capsys)
     assert code == 2 and "M = 0" in err
+
+
+def test_duplicate_keys_in_the_ground_truth(tmp_path, capsys):
+    gt = tmp_path / "testset.json"
+    gt.write_text(json.dumps([GT[0], GT[1], GT[0]]))
+    preds = write_csv(tmp_path / "p.csv", GOOD[:2])
+    code, _, err = run(["score", str(preds), "--gt", str(gt)], capsys)
+    assert code == 2 and "duplicate path 'test_met/aaaaaaaaaaaa.jpg'" in err
+    rows = [{"key": GT[0]["path"], "met_id": 1, "kind": "met"}] * 2 + [{"key": GT[1]["path"], "met_id": 2, "kind": "met"}]
+    parquet = manifests.write(rows, tmp_path / "test.parquet", "queryset")
+    code, _, err = run(["score", str(preds), "--gt", str(parquet)], capsys)
+    assert code == 2 and "duplicate query keys in the ground truth" in err

@@ -46,19 +46,9 @@ def average_precision(rel_ranked: np.ndarray, m: int) -> float:
     return float(np.dot(precision, rel) / m)
 
 
-def rank(conf: np.ndarray, rel: np.ndarray | None = None, ties: str = "stable") -> np.ndarray:
-    """Order of queries by descending confidence.
-
-    ``ties``: "stable" keeps input order among equal confidences (our rule); "best" puts correct
-    answers first and "worst" last among them (the bounds of what an unstable sort could give).
-    """
-    conf = np.asarray(conf, dtype=np.float64)
-    if ties == "stable":
-        return np.argsort(-conf, kind="stable")
-    if rel is None:
-        raise ValueError("ties='best'/'worst' need the relevance flags")
-    secondary = ~rel if ties == "best" else rel
-    return np.lexsort((secondary, -conf))
+def rank(conf: np.ndarray) -> np.ndarray:
+    """Order of queries by descending confidence; equal confidences keep input (ground-truth) order."""
+    return np.argsort(-np.asarray(conf, dtype=np.float64), kind="stable")
 
 
 def gap(pred, conf, label, is_met) -> float:
@@ -82,26 +72,31 @@ def acc(pred, label, is_met) -> float:
     return float(np.count_nonzero(correct(pred, label, is_met)) / m)
 
 
-def n_tied(conf: np.ndarray) -> int:
-    """Number of queries that share their confidence with at least one other query."""
-    conf = np.sort(np.asarray(conf, dtype=np.float64))
-    if conf.size < 2:
-        return 0
-    same = conf[1:] == conf[:-1]
-    tied = np.zeros(conf.size, dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    return int(np.count_nonzero(tied))
+def _tie_orders(rel_ranked: np.ndarray, conf_ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Relevance in the most and least favourable orders of tied queries, and the number of tied queries.
+
+    Within a run of equal confidences only the number of correct answers matters: the best order puts
+    them first in the run, the worst last.
+    """
+    n = rel_ranked.size
+    starts_run = np.ones(n, dtype=bool)
+    starts_run[1:] = conf_ranked[1:] != conf_ranked[:-1]
+    if starts_run.all():
+        return rel_ranked, rel_ranked, 0
+    starts = np.flatnonzero(starts_run)
+    run = np.cumsum(starts_run) - 1
+    sizes = np.diff(np.append(starts, n))
+    hits = np.add.reduceat(rel_ranked.astype(np.int64), starts)
+    offset = np.arange(n) - starts[run]
+    best = offset < hits[run]
+    worst = offset >= (sizes - hits)[run]
+    return best, worst, int(sizes[sizes > 1].sum())
 
 
 def tie_spread(pred, conf, label, is_met) -> tuple[float, float]:
     """(GAP under the most favourable tie order, GAP under the least favourable one)."""
-    conf = _check_conf(conf)
-    m = _count_met(is_met)
-    rel = correct(pred, label, is_met)
-    best = average_precision(rel[rank(conf, rel, "best")], m)
-    worst = average_precision(rel[rank(conf, rel, "worst")], m)
-    return best, worst
+    scores = evaluate(pred, conf, label, is_met)
+    return scores.gap_best_ties, scores.gap_worst_ties
 
 
 @dataclass(frozen=True)
@@ -132,17 +127,20 @@ class Scores:
 
 
 def evaluate(pred, conf, label, is_met) -> Scores:
-    """All metrics of one prediction set (arrays aligned with the ground truth, in its order)."""
-    pred, label = np.asarray(pred), np.asarray(label)
+    """All metrics of one prediction set (arrays aligned with the ground truth, in its order), one sort."""
     conf, is_met = _check_conf(conf), np.asarray(is_met, dtype=bool)
-    best, worst = tie_spread(pred, conf, label, is_met)
+    m = _count_met(is_met)
+    rel = correct(pred, label, is_met)
+    order = rank(conf)
+    rel_ranked = rel[order]
+    best, worst, tied = _tie_orders(rel_ranked, conf[order])
     return Scores(
-        gap=gap(pred, conf, label, is_met),
-        gap_minus=gap_minus(pred, conf, label, is_met),
-        acc=acc(pred, label, is_met),
+        gap=average_precision(rel_ranked, m),
+        gap_minus=average_precision(rel_ranked[is_met[order]], m),
+        acc=float(np.count_nonzero(rel) / m),
         n_queries=int(conf.size),
-        n_met=int(np.count_nonzero(is_met)),
-        n_tied=n_tied(conf),
-        gap_best_ties=best,
-        gap_worst_ties=worst,
+        n_met=m,
+        n_tied=tied,
+        gap_best_ties=average_precision(best, m),
+        gap_worst_ties=average_precision(worst, m),
     )
