@@ -119,7 +119,8 @@ class _Builder:
             small_missing: bool = False, listed: bool = True, record: dict | None = None, **fields) -> MetObject:
         """Register the object's image URLs and renderers, and store its record and ground truth."""
         folder = mr.IMAGE_FOLDER[department_id]
-        original_px = self.original_px or self.rng.randint(*ORIGINAL_PX)
+        original_px = self.rng.randint(*ORIGINAL_PX)  # drawn either way: original_px must not shift the rest
+        original_px = self.original_px or original_px
         web_px = self.rng.randint(*WEB_LARGE_PX)
         public = fields.get("isPublicDomain", True) if record is None else record["isPublicDomain"]
         urls = []
