@@ -52,3 +52,15 @@ def test_degenerate_inputs_are_user_errors():
         pcawhitenlearn(np.ones((1, 4)))
     with pytest.raises(UserError):
         pcawhitenlearn(np.ones((5, 4)))
+
+
+def test_blocked_computation_equals_one_block(monkeypatch):
+    from metdata.bench import whiten
+
+    X = correlated(1000, 12, seed=4)
+    m, P = pcawhitenlearn(X, d=6)
+    Z = whitenapply(X, m, P)
+    monkeypatch.setattr(whiten, "ROWS_PER_BLOCK", 97)
+    m_b, P_b = pcawhitenlearn(X, d=6)
+    assert np.allclose(m, m_b, atol=1e-12) and np.allclose(np.abs(P), np.abs(P_b), atol=1e-8)
+    assert np.allclose(whitenapply(X, m_b, P_b), Z, atol=1e-5)
