@@ -23,8 +23,8 @@ def query(i, photographer, object_id, status="kept", source="flickr"):
 
 
 def make_root(root, queries, n_art=40, n_noart=30):
-    exhibits = [{"object_id": o, "image_index": n, "status": "kept", "path": f"images/MET/{o}/{n}.jpg"}
-                for o in range(N_OBJECTS) for n in range(2)]
+    exhibits = [{"object_id": o, "image_index": n, "status": "kept", "path": f"images/MET/{o}/{n}.jpg",
+                 "phash": f"{o:08x}{n:08x}"} for o in range(N_OBJECTS) for n in range(2)]
     exhibits.append({"object_id": 999, "image_index": 0, "status": "aspect_ratio", "path": None})
     manifests.write(exhibits, manifests.manifest_path(root, "exhibits"), "exhibits")
     manifests.write(queries, manifests.manifest_path(root, "queries"), "queries")
@@ -34,7 +34,7 @@ def make_root(root, queries, n_art=40, n_noart=30):
          "path": f"images/{'test_other' if kind == 'art' else 'test_noart'}/{hexid('d' if kind == 'art' else 'e', i)}.jpg"}
         for kind, n in (("art", n_art), ("noart", n_noart)) for i in range(n)
     ]
-    distractors.append({"distractor_id": hexid("f", 0), "kind": "art", "status": "leak", "path": None})
+    distractors.append({"distractor_id": hexid("f", 0), "kind": "art", "status": "met_copy", "path": None})
     manifests.write(distractors, manifests.manifest_path(root, "distractors"), "distractors")
     return root
 
@@ -92,6 +92,17 @@ def test_same_seed_same_splits_other_seed_other_splits(tmp_path):
     a, b, c = (read_splits(r) for r in roots)
     assert a == b
     assert a["val"] != c["val"]
+
+
+def test_near_copies_of_exhibits_are_flagged_and_left_out(tmp_path):
+    queries = many_photographers()
+    queries[3]["phash"] = f"{5:08x}{1:08x}"  # the studio image of object 5 re-hosted as a "visitor photo"
+    summary = build_splits(make_root(tmp_path, queries))
+    assert summary.leaks == {"queries": 1, "distractors": 1}
+    keys = {r["key"] for s in ("val", "test") for r in read_splits(tmp_path)[s]}
+    assert f"test_met/{queries[3]['query_id']}.jpg" not in keys
+    flagged = manifests.read(manifests.manifest_path(tmp_path, "queries"), "queries").to_pylist()[3]
+    assert flagged["status"] == "leak" and flagged["duplicate_of"] == "images/MET/5/1.jpg"
 
 
 def test_review_decisions_are_applied(tmp_path):

@@ -93,13 +93,16 @@ def _split_distractors(rows: list[dict], val_fraction: float, seed: int) -> tupl
 
 
 def _leaks(root) -> dict[str, int]:
-    """Leakage flags per table: rows the leakage check marked ("leak"), which never enter a split."""
+    """Run the leakage check (near copies of exhibits get status leak / met_copy and leave the dataset),
+    then count every row so flagged, this time or before, per table."""
+    from metdata.leakage import CHECKED, check_leakage
+
+    check_leakage(root)
     counts = {}
-    for name in ("queries", "distractors"):
-        path = manifests.manifest_path(root, name)
+    for table, (kind, status) in CHECKED.items():
+        path = manifests.manifest_path(root, table)
         if path.exists():
-            statuses = manifests.read(path, name)["status"].to_pylist()
-            counts[name] = statuses.count("leak")
+            counts[table] = manifests.read(path, kind)["status"].to_pylist().count(status)
     return counts
 
 
@@ -162,6 +165,7 @@ def build_splits(root: str | os.PathLike, val_fraction: float = 0.1, seed: int =
     if not 0 < val_fraction < 1:
         raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     notes: list[str] = []
+    leaks = _leaks(root)  # first: it can drop queries and distractors
     exhibits = _kept(manifests.read(manifests.manifest_path(root, "exhibits"), "exhibits"))
     if not exhibits:
         raise UserError(f"{manifests.manifest_path(root, 'exhibits')}: no kept exhibit images to train on")
@@ -190,7 +194,7 @@ def build_splits(root: str | os.PathLike, val_fraction: float = 0.1, seed: int =
     manifests.write(test, manifests.split_path(root, "test"), "queryset", meta)
     table = {"train": {"images": len(train), "classes": len({r["object_id"] for r in train})},
              "val": _summarise(val), "test": _summarise(test)}
-    return SplitSummary(table, _leaks(root), notes)
+    return SplitSummary(table, leaks, notes)
 
 
 def format_table(summary: SplitSummary) -> str:
