@@ -130,3 +130,15 @@ def test_run_knn_with_given_k_t_and_no_whitening(knn_root):
     assert result.tuning is None and result.whiten_dim is None and (result.k, result.t) == (3, 10)
     with pytest.raises(UserError, match="both"):
         knn.run_knn(knn_root, "val", k=3)
+
+
+def test_knn_command_writes_predictions_that_score(knn_root, tmp_path, capsys):
+    from metdata.cli import main
+
+    out = tmp_path / "val.csv"
+    with pytest.raises(SystemExit) as exc:
+        main(["knn", "--root", str(knn_root), "--split", "val", "--whiten-dim", "8", "--out", str(out)])
+        raise SystemExit(0)
+    printed = capsys.readouterr().out
+    assert exc.value.code == 0 and "tuned on val (108 grid points)" in printed and "whitened to 8-D" in printed
+    assert score_file(out, manifests.split_path(knn_root, "val"))["n_queries"] == 30
