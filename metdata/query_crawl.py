@@ -81,7 +81,7 @@ def crawl_flickr(
     for criteria in searches:
         for photo in client.search(**criteria):
             photos.setdefault(photo.photo_id, photo)
-    what = " and ".join(_describe(c) for c in searches)
+    what = " and ".join(_describe(c) for c in searches) if len(searches) <= 3 else f"{len(searches)} searches"
     if not photos:
         raise UserError(f"Flickr found no photos for {what} at {client.rest_url}; nothing written")
     done = finished_query_ids(root)

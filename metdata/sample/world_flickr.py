@@ -23,7 +23,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -216,33 +216,30 @@ def _photo_size(rng: random.Random, subject: Subject) -> tuple[int, int]:
 
 
 def _photo_renderers(photo: FlickrPhoto, subject: Subject, seed: int) -> dict[str, Callable[[], bytes]]:
-    """The original (rendered once, on first use) and every smaller size resized from it."""
-    original = _jpeg_renderer(subject, seed, (photo.width, photo.height), photo.original_format)
-    cached_original = lru_cache(maxsize=1)(original)
-    renderers = {photo.image_path: cached_original}
+    """The original and every smaller size, each rendered on first use from the same seeded scene.
+
+    `visitor_photo` composes the scene at a working size and only then scales it, so each size shows the
+    same photo; rendering a size directly costs a fraction of decoding and resizing the original.
+    """
+    renderers = {photo.image_path: _jpeg_renderer(subject, seed, (photo.width, photo.height), photo.original_format)}
     for size in photo_sizes(photo):
-        if size.extra != "o":
-            renderers[size.path] = _resized_renderer(cached_original, size)
+        if size.extra in _SQUARE:  # a centre crop of the photo scaled so that its shorter side fits
+            scale = size.width / min(photo.width, photo.height)
+            full = (max(size.width, round(photo.width * scale)), max(size.height, round(photo.height * scale)))
+            renderers[size.path] = _jpeg_renderer(subject, seed, full, "jpg", crop=(size.width, size.height))
+        elif size.extra != "o":
+            renderers[size.path] = _jpeg_renderer(subject, seed, (size.width, size.height), "jpg")
     return renderers
 
 
-def _jpeg_renderer(subject: Subject, seed: int, size: tuple[int, int], fmt: str) -> Callable[[], bytes]:
+def _jpeg_renderer(subject: Subject, seed: int, size: tuple[int, int], fmt: str,
+                   crop: tuple[int, int] | None = None) -> Callable[[], bytes]:
     def render() -> bytes:
         photo = visitor_photo(subject.load(), random.Random(seed), size)
+        if crop is not None:
+            left, top = (photo.width - crop[0]) // 2, (photo.height - crop[1]) // 2
+            photo = photo.crop((left, top, left + crop[0], top + crop[1]))
         return _encode(photo, fmt)
-
-    return render
-
-
-def _resized_renderer(original: Callable[[], bytes], size: PhotoSize) -> Callable[[], bytes]:
-    def render() -> bytes:
-        with Image.open(io.BytesIO(original())) as im:
-            im = im.convert("RGB")
-            if size.extra in _SQUARE:
-                side = min(im.size)
-                left, top = (im.width - side) // 2, (im.height - side) // 2
-                im = im.crop((left, top, left + side, top + side))
-            return _encode(im.resize((size.width, size.height), Image.Resampling.LANCZOS), "jpg")
 
     return render
 
