@@ -202,7 +202,7 @@ def format_table(summary: SplitSummary) -> str:
     columns = [("images", "images"), ("classes", "classes"), ("met_queries", "Met queries"),
                ("photographers", "photographers"), ("art_distractors", "art distr."),
                ("noart_distractors", "non-art distr.")]
-    lines = ["split " + "".join(f"{title:>16}" for _, title in columns)]
+    lines = ["split " + "".join(f"{title:>{len(title) + 2}}" for _, title in columns)]
     for split, row in summary.table.items():
-        lines.append(f"{split:<6}" + "".join(f"{row.get(c, '-'):>16}" for c, _ in columns))
+        lines.append(f"{split:<6}" + "".join(f"{row.get(c, '-'):>{len(title) + 2}}" for c, title in columns))
     return "\n".join(lines)
