@@ -30,11 +30,11 @@ from metdata.stages.image import (
 class ImageParams:
     """The parameters that shape the exhibit set (recorded in the manifests; a resume must not change them)."""
 
-    max_images_per_object: int = 10
+    max_images_per_object: int = dedup.DEFAULT_MAX_IMAGES
     max_side_px: int = DEFAULT_MAX_SIDE_PX
     min_side_px: int = DEFAULT_MIN_SIDE_PX
     max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
-    near_dup_max_hamming: int = 8
+    near_dup_max_hamming: int = dedup.DEFAULT_MAX_HAMMING
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
 
 
@@ -108,37 +108,28 @@ def _download(session, url: str, candidate: ImageCandidate, rendition: str, para
 
 def _select_and_write(object_id: int, fetched: list[_Fetched], root: Path, params: ImageParams) -> list[dict]:
     """Dedup and cap the decodable images, write the kept ones in record order, return one row per image."""
-    usable = [f for f in fetched if f.status == "kept"]
-    decisions = dedup.dedup_and_cap(
-        [f.result for f in usable],
-        max_hamming=params.near_dup_max_hamming,
-        max_images=params.max_images_per_object,
-    )
-    by_id = {id(f): d for f, d in zip(usable, decisions)}
-    folder = root / "images" / "MET" / str(object_id)
     rows = []
-    n = 0
-    kept_paths: dict[int, str] = {}  # position in `usable` -> path, to name what a duplicate duplicates
+    jpegs = {}  # image_index -> stored bytes of the decodable images
     for f in fetched:
-        r = f.result
         row = _row(object_id, f.candidate.index, f.rendition, f.url, f.status, error=f.error)
+        r = f.result
         if r is not None:
-            row.update(
-                width=r.width, height=r.height, orig_width=r.orig_width, orig_height=r.orig_height,
-                sha256=r.sha256, phash=r.phash,
-            )
-        decision = by_id.get(id(f))
-        if decision is not None:
-            row["status"] = decision.status
-            if decision.status == "kept":
-                path = f"images/MET/{object_id}/{n}.jpg"
-                write_bytes_atomic(root / path, r.jpeg)
-                kept_paths[usable.index(f)] = row["path"] = path
-                n += 1
-            elif decision.duplicate_of is not None:
-                row["duplicate_of"] = kept_paths.get(decision.duplicate_of) or usable[decision.duplicate_of].url
+            row.update(width=r.width, height=r.height, orig_width=r.orig_width, orig_height=r.orig_height,
+                       sha256=r.sha256, phash=r.phash)
+            jpegs[f.candidate.index] = r.jpeg
         rows.append(row)
-    _remove_stale(folder, n)
+    rows = dedup.dedup_and_cap(rows, max_hamming=params.near_dup_max_hamming,
+                               max_images=params.max_images_per_object)
+    path_of_url = {}
+    kept = sorted((row for row in rows if row["status"] == "kept"), key=lambda row: row["image_index"])
+    for n, row in enumerate(kept):
+        row["path"] = f"images/MET/{object_id}/{n}.jpg"
+        write_bytes_atomic(root / row["path"], jpegs[row["image_index"]])
+        path_of_url.setdefault(row["source_url"], row["path"])
+    for row in rows:
+        if row["status"] == "duplicate":
+            row["duplicate_of"] = path_of_url.get(row["duplicate_of"], row["duplicate_of"])
+    _remove_stale(root / "images" / "MET" / str(object_id), len(kept))
     return rows
 
 
