@@ -217,3 +217,17 @@ def test_near_duplicate_real_reproductions_are_close_and_ambiguous_ones_left_out
         distances = [imagehash.phash(load_image(a.file)) - imagehash.phash(load_image(b.file))
                      for a, b in itertools.combinations(views, 2)]
         assert any(2 < d < 14 for d in distances)
+
+
+def test_ground_truth_assumes_the_crawlers_defaults():
+    from metdata.stages.met_object import ImageParams
+
+    params = ImageParams()
+    assert CRAWL_DEFAULTS == {"max_images_per_object": params.max_images_per_object,
+                              "max_side_px": params.max_side_px, "min_side_px": params.min_side_px,
+                              "max_aspect_ratio": params.max_aspect_ratio,
+                              "phash_threshold": params.near_dup_max_hamming}
+    low, high = SAFE_RANGES["min_side_px"]
+    assert low <= params.min_side_px <= high
+    assert SAFE_RANGES["max_aspect_ratio"][0] <= params.max_aspect_ratio < SAFE_RANGES["max_aspect_ratio"][1]
+    assert SAFE_RANGES["phash_threshold"][0] <= params.near_dup_max_hamming <= SAFE_RANGES["phash_threshold"][1]

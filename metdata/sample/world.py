@@ -36,7 +36,8 @@ from metdata.sample.exhibit_images import STYLES, Artwork, View, render_bytes, r
 from metdata.sample.model import BASE, MetObject, World
 from metdata.sample.realdata import RealImage, load_catalog
 
-# Defaults of `crawl met` that the ground truth assumes, and the ranges over which it stays the same.
+# Defaults of `crawl met` (metdata.stages.met_object.ImageParams) that the ground truth assumes, and the
+# ranges of each setting over which the ground truth stays the same.
 CRAWL_DEFAULTS = {"max_images_per_object": 10, "max_side_px": 500, "min_side_px": 64,
                   "max_aspect_ratio": 4.0, "phash_threshold": 8}
 SAFE_RANGES = {"min_side_px": (31, 270), "max_aspect_ratio": (2.2, 8.0), "phash_threshold": (2, 13)}
