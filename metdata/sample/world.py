@@ -39,7 +39,7 @@ from metdata.sample.realdata import RealImage, load_catalog
 # Defaults of `crawl met` (metdata.stages.met_object.ImageParams) that the ground truth assumes, and the
 # ranges of each setting over which the ground truth stays the same.
 CRAWL_DEFAULTS = {"max_images_per_object": 10, "max_side_px": 500, "min_side_px": 64,
-                  "max_aspect_ratio": 4.0, "phash_threshold": 8}
+                  "max_aspect_ratio": 4.0, "phash_threshold": 4}
 SAFE_RANGES = {"min_side_px": (31, 270), "max_aspect_ratio": (2.2, 8.0), "phash_threshold": (2, 13)}
 TINY_SIZE = (40, 30)
 WEB_LARGE_PX = (560, 800)  # primaryImageSmall: the "web-large" rendition
