@@ -334,15 +334,24 @@ class Evidence:
         self.joined = " ".join(sorted(self.words))
 
 
+def _field_score(field: str, evidence: Evidence) -> float:
+    """token_set_ratio of a field against the photo's words, 0 without a shared word.
+
+    Unrelated strings still get ratios of 30-50, which would rank anonymous objects below objects
+    whose (unmentioned) artist merely looks like the text; misspellings are already recovered."""
+    if not field or evidence.words.keys().isdisjoint(field.split()):
+        return 0.0
+    return fuzz.token_set_ratio(field, evidence.joined)
+
+
 def score_candidate(index: MatchIndex, cand: Candidate, evidence: Evidence) -> tuple[float, str, dict]:
     """Score one candidate 0..100; return (score, matched_on, per-field scores)."""
     i = cand.index
-    query_words, words = evidence.joined, evidence.words
-    title = fuzz.token_set_ratio(index.titles[i], query_words) if index.titles[i] else 0.0
-    artist = fuzz.token_set_ratio(index.artists[i], query_words) if index.artists[i] else 0.0
-    if index.artist_keys.get(index.artists[i], frozenset()) & words.keys():
+    title = _field_score(index.titles[i], evidence)
+    artist = _field_score(index.artists[i], evidence)
+    if index.artist_keys.get(index.artists[i], frozenset()) & evidence.words.keys():
         artist = max(artist, ARTIST_KEY_SCORE)
-    tags = fuzz.token_set_ratio(index.tags[i], query_words) if index.tags[i] else 0.0
+    tags = _field_score(index.tags[i], evidence)
     span = index.years[i]
     date = 100.0 if span and any(span[0] <= y <= span[1] for y in evidence.years) else 0.0
     direct = DIRECT_SCORES[cand.direct] if cand.direct else 0.0
