@@ -74,6 +74,9 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Longest wait for the server on one socket operation.")
 @click.option("--deadline-s", type=float, default=_DEFAULT_HTTP.deadline_s, show_default=True,
               help="Longest time for one whole transfer (headers and body).")
+@click.option("--max-retries", type=click.IntRange(min=0), default=_DEFAULT_HTTP.max_retries, show_default=True,
+              help="Retries per request on 408/429/5xx, throttle pages and network errors (exponential back-off, "
+                   "Retry-After honoured; never on 404).")
 @click.option("--max-image-mb", type=float, default=_DEFAULT_HTTP.max_image_mb, show_default=True,
               help="Byte cap per image download (status too_large above it).")
 @click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local", show_default=True,
@@ -83,7 +86,7 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
 def crawl_met(out, api_url, object_ids, object_ids_file, departments, search, updated_since, limit,
               max_images_per_object, max_side_px, min_side_px, max_aspect_ratio, near_dup_max_hamming,
-              jpeg_quality, rate_per_s, workers, timeout_s, deadline_s, max_image_mb, executor, retry_failed,
+              jpeg_quality, rate_per_s, workers, timeout_s, deadline_s, max_retries, max_image_mb, executor, retry_failed,
               progress):
     """Crawl The Met's open-access objects into a MET-style exhibit set.
 
@@ -118,7 +121,7 @@ def crawl_met(out, api_url, object_ids, object_ids_file, departments, search, up
     )
     http_params = HttpParams(
         rate_per_s=rate_per_s, workers=workers, timeout_s=timeout_s, deadline_s=deadline_s,
-        max_image_mb=max_image_mb,
+        max_image_mb=max_image_mb, max_retries=max_retries,
     )
     summary = met_crawl.crawl_met(out, api_url, selection, image_params, http_params, executor=executor,
                                   retry_failed=retry_failed, progress=progress)
