@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Protocol
+from typing import Protocol, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -42,7 +43,7 @@ class Response:
 class Service(Protocol):
     prefixes: tuple[str, ...]
 
-    def handle(self, request: Request, server: "SampleServer") -> Response: ...
+    def handle(self, request: Request, server: SampleServer) -> Response: ...
 
 
 @dataclass
@@ -92,7 +93,7 @@ class SampleServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "SampleServer":
+    def start(self) -> SampleServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="sample-server", daemon=True)
         self._thread.start()
         return self
@@ -101,7 +102,7 @@ class SampleServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "SampleServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
