@@ -100,3 +100,10 @@ def test_undecodable_file_gets_a_row(own_dir, tmp_path, capsys):
     assert code == 0, err
     status = {r["photo_id"]: r["status"] for r in _rows(tmp_path / "root")}
     assert status["broken.jpg"] == "decode_error"
+
+
+def test_other_image_parameters_are_refused_in_the_same_root(own_dir, tmp_path, capsys):
+    root = tmp_path / "root"
+    assert _run(capsys, str(own_dir), "--root", str(root), "--photographer", "me")[0] == 0
+    code, _, err = _run(capsys, str(own_dir), "--root", str(root), "--photographer", "me", "--max-side-px", "300")
+    assert code == 2 and "max_side_px was 500, now 300" in err

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 import flickrapi
+import numpy as np
 import pytest
 import requests
 from PIL import Image
@@ -191,3 +192,18 @@ def test_static_host_sizes_404_and_placeholder(sample_server, world):
     assert hashlib.sha256(moved.content).hexdigest() in PLACEHOLDER_SHA256
     sample_server.faults.extra["flickr_deleted"] = {photo.photo_id: "404"}
     assert requests.get(sample_server.url + medium.path, timeout=10).status_code == 404
+
+
+def test_photos_render_deterministically_and_every_size_shows_the_same_scene(world):
+    photo = next(p for p in world.photos if original_is_public(p) and p.object_id is not None)
+    sizes = {s.extra: s for s in photo_sizes(photo)}
+    medium = world.renderers[sizes["m"].path]
+    assert medium() == medium()
+    other = next(p for p in world.photos if p.object_id not in (None, photo.object_id) and original_is_public(p))
+
+    def grey(data: bytes) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(data)).convert("L").resize((32, 24)), dtype=float)
+
+    same = np.abs(grey(medium()) - grey(world.renderers[photo.image_path]())).mean()
+    different = np.abs(grey(medium()) - grey(world.renderers[other.image_path]())).mean()
+    assert same < 8 < different  # mean grey-level difference: one photo at two sizes, not two scenes

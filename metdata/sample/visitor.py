@@ -143,7 +143,7 @@ def _glare(photo: Image.Image, rng: random.Random) -> Image.Image:
 
 def _blur(photo: Image.Image, rng: random.Random) -> Image.Image:
     """Focus or hand-shake blur, scaled to the photo's size."""
-    radius = rng.uniform(0.0, 2.0) * max(photo.size) / 1000
+    radius = rng.uniform(0.0, 1.2) * max(photo.size) / 1000
     return photo.filter(ImageFilter.GaussianBlur(radius)) if radius > 0.3 else photo
 
 
