@@ -187,7 +187,7 @@ class _Builder:
                                 f'class="extiw" title="w:en:{artist}">{artist}</a></bdi>')
         values.update(licence.values)
         self.files[pageid] = CommonsFile(
-            pageid=pageid, title=title, category=category, kind=kind, extmetadata=_extmetadata(values),
+            pageid=pageid, title=title, category=category, kind=kind, extmetadata=extmetadata_entries(values),
             width=width, height=height, image_path=path, sha1=hashlib.sha1(data).hexdigest(), timestamp=timestamp,
             met_object_id=met_object_id, is_free=licence.free,
         )
@@ -195,7 +195,8 @@ class _Builder:
         self.renderers[path] = lambda data=data: data
 
 
-def _extmetadata(values: dict) -> dict:
+def extmetadata_entries(values: dict) -> dict:
+    """{key: {"value": ..., "source": ..., "hidden": ""}} as the API nests each value."""
     out = {}
     for key, value in values.items():
         entry = {"value": value, "source": _SOURCES.get(key, "commons-desc-page")}
