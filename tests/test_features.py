@@ -139,7 +139,7 @@ def test_store_is_reused_and_recomputed_only_where_images_changed(r18, root):
     single_scale = extract_set(root, r18, "train", scales=(1.0,))
     assert (single_scale.n_computed, single_scale.n_reused) == (6, 0)
     meta = json.loads((root / "features/resnet18/train.json").read_text())
-    assert meta["settings"]["scales"] == [1.0] and meta["weights"] == "random(seed=0)"
+    assert meta["settings"]["scales"] == [1.0] and meta["settings"]["weights"] == "random(seed=0)"
     assert meta["keys"] == keys and meta["dim"] == 512
 
 

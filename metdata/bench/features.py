@@ -13,10 +13,13 @@ The store, per backbone and image set (``train``, ``val``, ``test`` from ``ROOT/
 list)::
 
     ROOT/features/<backbone>/<set>.npy    float32 array (n_images, dim), row i = keys[i], unit L2 norm
-    ROOT/features/<backbone>/<set>.json   {"format": "metdata.descriptors", "version": 1, "backbone",
-                                           "weights", "settings", "dim", "count", "keys": [key relative
-                                           to ROOT/images, ...], "files": [[size_bytes, mtime_ns], ...],
-                                           "fingerprint": sha256 of keys and file stats}
+    ROOT/features/<backbone>/<set>.json   {"format": "metdata.descriptors", "version": 1,
+                                           "settings": {"backbone", "weights" (file and sha256, or the
+                                           random seed), "scales", "pooling", "normalisation",
+                                           "descriptor_version"}, "dim", "count",
+                                           "keys": [key relative to ROOT/images, ...],
+                                           "files": [[size_bytes, mtime_ns], ...] (one per key),
+                                           "fingerprint": sha256 of the keys and file stats}
 
 The JSON is written last, so a store is complete when its JSON exists. A later run with the same backbone,
 weights and settings reuses every row whose image file has the same size and mtime, and computes the rest.
@@ -240,7 +243,6 @@ def extract_set(
     meta = {
         "format": STORE_FORMAT,
         "version": STORE_VERSION,
-        **{k: settings[k] for k in ("backbone", "weights")},
         "settings": settings,
         "dim": backbone.dim,
         "count": len(keys),
@@ -265,7 +267,7 @@ def load_descriptors(root: str | os.PathLike, backbone_name: str, set_name: str)
             f"run `metdata features --root {root} --backbone {backbone_name} --sets {set_name}`"
         )
     meta, X = store
-    return list(meta["keys"]), np.ascontiguousarray(X)
+    return list(meta["keys"]), np.array(X)  # an in-memory, writable copy of the memory map
 
 
 def _read_store(npy_path: Path, json_path: Path) -> tuple[dict, np.ndarray] | None:
