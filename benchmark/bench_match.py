@@ -165,8 +165,8 @@ def sample_museum() -> None:
         truth_csv = Path(tmp) / "truth.csv"
         write_ground_truth(truth_csv, sample_ground_truth(world, tmp))
         summary, cpu, wall = timed(lambda: match_root(tmp))
-        report = recall_report(summary.rows, read_ground_truth(truth_csv))
-    print(f"sample museum: {summary.n_objects} objects, {summary.n_queries} photos: "
+        report = recall_report(summary.rows, read_ground_truth(truth_csv), summary.query_ids)
+    print(f"sample museum: {summary.n_objects} objects, {len(summary.query_ids)} photos: "
           f"{wall:.2f} s wall ({cpu:.2f} s CPU) for index + match + write")  # fmt: skip
     print(f"  recall@1 {report['recall@1']:.3f} recall@10 {report['recall@10']:.3f}; text names the artwork "
           f"({report['n_names_artwork']}): recall@1 {report['names_artwork_recall@1']:.3f} "

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
@@ -416,26 +417,26 @@ def recall_at(matches: Iterable[Mapping], truth: Mapping[str, int], k: int) -> f
 @dataclass
 class MatchSummary:
     n_objects: int  # objects matched against
-    n_queries: int  # kept query photos
+    query_ids: list[str]  # the kept query photos matched
     n_with_candidate: int  # photos with at least one candidate
     n_auto_accepted: int
     path: str  # the matches manifest written
     rows: list[dict]
 
 
+MATCHED_COLUMNS = ["object_id", "title", "artist", "date", "accession_number", "tags"]
+
+
 def linkable_objects(root) -> list[dict]:
     """Objects a photo may be linked to: crawled ("ok") and with at least one kept exhibit image."""
     objects = manifests.read(manifests.manifest_path(root, "objects"), "objects")
+    objects = objects.filter(pc.equal(objects["status"], "ok"))
     exhibits_path = manifests.manifest_path(root, "exhibits")
-    with_images = None
     if exhibits_path.exists():
-        exhibits = manifests.read(exhibits_path, "exhibits").to_pydict()
-        with_images = {o for o, s in zip(exhibits["object_id"], exhibits["status"]) if s == "kept"}
-    return [
-        row
-        for row in objects.to_pylist()
-        if row["status"] == "ok" and (with_images is None or row["object_id"] in with_images)
-    ]
+        exhibits = manifests.read(exhibits_path, "exhibits")
+        with_images = exhibits.filter(pc.equal(exhibits["status"], "kept"))["object_id"].unique()
+        objects = objects.filter(pc.is_in(objects["object_id"], with_images))
+    return objects.select(MATCHED_COLUMNS).to_pylist()
 
 
 def kept_queries(root) -> list[Query]:
@@ -468,7 +469,7 @@ def match_root(
     )
     return MatchSummary(
         n_objects=len(index),
-        n_queries=len(queries),
+        query_ids=[q.query_id for q in queries],
         n_with_candidate=with_candidate,
         n_auto_accepted=sum(r["auto_accept"] for r in rows),
         path=str(path),
@@ -513,15 +514,18 @@ def write_ground_truth(path, rows: Iterable[tuple[str, int | None, bool]]) -> No
             writer.writerow([query_id, "" if object_id is None else object_id, int(bool(names))])
 
 
-def recall_report(rows: list[dict], truth: GroundTruth) -> dict[str, float]:
-    """recall@1 and @10 over all photos of an object, and over those whose text names the artwork."""
-    named = {q: o for q, o in truth.objects.items() if q in truth.names_artwork}
+def recall_report(rows: list[dict], truth: GroundTruth, query_ids: Iterable[str]) -> dict[str, float]:
+    """recall@1 and @10 over the matched photos (`query_ids`) of an object, and over those whose text
+    names the artwork; photos not matched (not kept) are left out."""
+    matched = set(query_ids)
+    objects = {q: o for q, o in truth.objects.items() if q in matched}
+    named = {q: o for q, o in objects.items() if q in truth.names_artwork}
     return {
-        "recall@1": recall_at(rows, truth.objects, 1),
-        "recall@10": recall_at(rows, truth.objects, 10),
+        "recall@1": recall_at(rows, objects, 1),
+        "recall@10": recall_at(rows, objects, 10),
         "names_artwork_recall@1": recall_at(rows, named, 1),
         "names_artwork_recall@10": recall_at(rows, named, 10),
-        "n_truth": len(truth.objects),
+        "n_truth": len(objects),
         "n_names_artwork": len(named),
     }
 

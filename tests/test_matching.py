@@ -200,8 +200,50 @@ def test_match_root_writes_only_kept_photos_against_objects_with_kept_images(tmp
     ]
     manifests.write(queries, manifests.manifest_path(root, "queries"), "queries")
     summary = match_root(root)
-    assert (summary.n_objects, summary.n_queries, summary.n_with_candidate) == (6, 2, 1)
+    assert (summary.n_objects, len(summary.query_ids), summary.n_with_candidate) == (6, 2, 1)
     rows = manifests.read(manifests.manifest_path(root, "matches"), "matches").to_pylist()
     assert [(r["query_id"], r["object_id"], r["rank"]) for r in rows] == [("000000000002", 7, 1)]
     meta = manifests.read_metadata(manifests.manifest_path(root, "matches"))
     assert meta["auto_accept_min_score"] == 90.0 and "rank 1" in meta["rule"]
+
+
+@pytest.mark.slow
+def test_end_to_end_on_the_crawled_sample_museum(world, sample_server, tmp_path):
+    """crawl met + crawl flickr (the real commands) -> match with the generator's truth -> review page items."""
+    from metdata.cli import main
+    from metdata.met_crawl import HttpParams, Selection, crawl_met
+    from metdata.review.app import ReviewData
+    from metdata.review.store import DecisionStore
+
+    root = tmp_path / "root"
+    crawl_met(root, sample_server.met_api_url, Selection(), http_params=HttpParams(rate_per_s=1000, workers=4),
+              progress=False)  # fmt: skip
+    users = tmp_path / "users.txt"
+    users.write_text("\n".join(p.nsid for p in world.photographers))
+    main(["crawl", "flickr", "--out", str(root), "--api-key", "k", "--api-secret", "s", "--user-ids-file", str(users),
+          "--rest-url", sample_server.flickr_rest_url, "--rate-per-s", "1000", "--image-rate-per-s", "1000",
+          "--no-progress"])  # fmt: skip
+    truth_csv = tmp_path / "truth.csv"
+    write_ground_truth(truth_csv, sample_ground_truth(world, root))
+    proc = run_metdata("match", "--root", str(root), "--ground-truth", str(truth_csv))
+    assert proc.returncode == 0, proc.stderr
+    r1, r10 = map(
+        float,
+        re.search(r"text names the artwork: recall@1 ([\d.]+)  recall@10 ([\d.]+)", proc.stdout).groups(),
+    )
+    assert r10 >= 0.9 and r1 >= 0.8, proc.stdout
+    kept = [
+        q
+        for q in manifests.read(manifests.manifest_path(root, "queries"), "queries").to_pylist()
+        if q["status"] == "kept"
+    ]
+    assert f"query photos: {len(kept)}" in proc.stdout
+    data = ReviewData(root)
+    page = data.page(0, 5, DecisionStore(root))
+    assert page["total"] == len(kept)
+    first = page["items"][0]
+    assert first["candidates"] and first["candidates"][0]["images"]  # candidates come with exhibit thumbnails
+    assert (
+        data.image_path(first["image"].split("?")[0].split("/")[2:])
+        == f"images/test_met/{first['item_id']}.jpg"
+    )

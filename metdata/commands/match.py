@@ -50,14 +50,15 @@ def match(root: Path, top_n: int, auto_accept_min_score: float, ground_truth: Pa
         auto_accept_min_score,
         progress=lambda qs: tqdm(qs, desc="match", unit="photo", leave=False),
     )
-    share = summary.n_with_candidate / summary.n_queries if summary.n_queries else 0.0
+    n_queries = len(summary.query_ids)
+    share = summary.n_with_candidate / n_queries if n_queries else 0.0
     click.echo(f"objects indexed: {summary.n_objects}")
-    click.echo(f"query photos: {summary.n_queries}")
+    click.echo(f"query photos: {n_queries}")
     click.echo(f"photos with at least one candidate: {summary.n_with_candidate} ({share:.1%})")
     click.echo(f"auto-accepted (score >= {auto_accept_min_score:g}): {summary.n_auto_accepted}")
     click.echo(f"matches: {summary.path}")
     if truth:
-        report = recall_report(summary.rows, truth)
+        report = recall_report(summary.rows, truth, summary.query_ids)
         click.echo(
             f"recall@1 {report['recall@1']:.3f}  recall@10 {report['recall@10']:.3f}  "
             f"(photos of an object: {report['n_truth']})"

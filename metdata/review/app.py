@@ -30,6 +30,8 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from PIL import Image, ImageOps
 
 from metdata import manifests
@@ -54,9 +56,16 @@ def check_loopback(host: str) -> None:
         )
 
 
-def _table(root, kind: str) -> list[dict]:
+def _table(root, kind: str, object_ids: set[int] | None = None) -> list[dict]:
+    """A manifest's rows (none when absent), optionally only those of `object_ids` (a 480k-row
+    objects table is filtered in Arrow, not turned into Python dicts)."""
     path = manifests.manifest_path(root, kind)
-    return manifests.read(path, kind).to_pylist() if path.exists() else []
+    if not path.exists():
+        return []
+    table = manifests.read(path, kind)
+    if object_ids is not None:
+        table = table.filter(pc.is_in(table["object_id"], pa.array(sorted(object_ids), pa.int64())))
+    return table.to_pylist()
 
 
 class ReviewData:
@@ -70,14 +79,15 @@ class ReviewData:
             raise UserError(
                 f"{self.root}: no kept query photos or distractors to review (run the crawls first)"
             )
-        self.objects = {o["object_id"]: o for o in _table(root, "objects")}
-        self.exhibits: dict[int, list[str]] = defaultdict(list)
-        for e in sorted(_table(root, "exhibits"), key=lambda e: (e["object_id"], e["image_index"])):
-            if e["status"] == "kept":
-                self.exhibits[e["object_id"]].append(e["path"])
         self.candidates: dict[str, list[dict]] = defaultdict(list)
         for m in sorted(_table(root, "matches"), key=lambda m: (m["query_id"], m["rank"])):
             self.candidates[m["query_id"]].append(m)
+        shown = {m["object_id"] for ms in self.candidates.values() for m in ms}
+        self.objects = {o["object_id"]: o for o in _table(root, "objects", shown)}
+        self.exhibits: dict[int, list[str]] = defaultdict(list)
+        for e in sorted(_table(root, "exhibits", shown), key=lambda e: (e["object_id"], e["image_index"])):
+            if e["status"] == "kept":
+                self.exhibits[e["object_id"]].append(e["path"])
         queries.sort(key=lambda q: (not self.candidates.get(q["query_id"]), q["query_id"]))
         distractors.sort(key=lambda d: (d["kind"], d["distractor_id"]))
         self.items = [("query", q["query_id"], q) for q in queries]

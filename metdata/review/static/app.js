@@ -105,7 +105,7 @@ function photoPanel() {
   return el(
     "section",
     { class: "photo" },
-    el("img", { src: item.image, alt: `${item.item_kind} photo` }),
+    item.item_kind === "query" ? el("img", { src: item.image, alt: "query photo" }) : null,
     el("h2", {}, item.title || "(untitled)"),
     lines,
     el("div", { id: "decision", class: `decision ${cls}` }, text),
@@ -183,7 +183,12 @@ function render() {
       ? item.candidates.length
         ? el("ol", { class: "candidates" }, item.candidates.map((c, i) => candidateCard(c, i + 1)))
         : el("p", { class: "none" }, "No text-match candidates: reject, skip, or type the object id.")
-      : el("p", { class: "none" }, "Is this a public-domain image of its label (art / no art) and not a Met object?");
+      : el(
+          "figure",
+          { class: "distractor-view" },
+          el("img", { src: item.image, alt: "distractor image" }),
+          el("figcaption", {}, `Is this ${item.kind === "art" ? "a work of art" : "free of art"}, public domain, and not a Met object?`),
+        );
   $("item").replaceChildren(photoPanel(), right);
 }
 
