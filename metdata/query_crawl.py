@@ -74,31 +74,39 @@ def crawl_flickr(
     progress: bool = True,
     flush_every: int = 50,
 ) -> QuerySummary:
-    """Search Flickr (each dict of `searches` is one search's criteria), then store every new photo."""
+    """Search Flickr (each dict of `searches` is one search's criteria) and store every photo not yet done.
+
+    Photos stream from the search pages into the download pool, so an interrupted or failed crawl (an
+    expired key, say) keeps every row finished before it.
+    """
     root = Path(root)
     _check_params(root, params)
-    photos: dict[str, Photo] = {}
-    for criteria in searches:
-        for photo in client.search(**criteria):
-            photos.setdefault(photo.photo_id, photo)
-    what = " and ".join(_describe(c) for c in searches) if len(searches) <= 3 else f"{len(searches)} searches"
-    if not photos:
-        raise UserError(f"Flickr found no photos for {what} at {client.rest_url}; nothing written")
     done = finished_query_ids(root)
-    todo = [p for p in photos.values() if query_id("flickr", p.photo_id) not in done]
+    photos: dict[str, Photo] = {}
+
+    def new_photos():
+        for criteria in searches:
+            for photo in client.search(**criteria):
+                if photo.photo_id not in photos:
+                    photos[photo.photo_id] = photo
+                    if query_id("flickr", photo.photo_id) not in done:
+                        yield photo
 
     def stage(photo: Photo) -> dict:
         return flickr_row(photo, session=session, root=root, params=params, static_url=static_url)
 
-    path = _run(stage, todo, root, params, workers, progress, flush_every, "photos")
+    ran = _run(stage, new_photos(), root, params, workers, progress, flush_every, "photos")
+    what = " and ".join(_describe(c) for c in searches) if len(searches) <= 3 else f"{len(searches)} searches"
+    if not photos:
+        raise UserError(f"Flickr found no photos for {what} at {client.rest_url}; nothing written")
     ids = {query_id("flickr", pid) for pid in photos}
     stats = session.stats
     return QuerySummary(
-        root=root, what=f"Flickr ({what})", candidates=len(photos), resumed=len(photos) - len(todo),
+        root=root, what=f"Flickr ({what})", candidates=len(photos), resumed=len(photos) - ran,
         statuses=_statuses(root, ids),
         calls=(f"API calls: {client.calls} (retries {client.retries}); downloads: {stats.requests} requests "
                f"(retries {stats.retries}, {stats.bytes / 2**20:.1f} MiB)"),
-        manifest=path,
+        manifest=manifests.manifest_path(root, "queries"),
         notes=[f"{total} photos uploaded within one second from {lo}: only the first {client.result_window} are "
                "reachable" for lo, _, total in client.truncated_windows],
     )
@@ -140,10 +148,10 @@ def import_photos(
         }
         return store_query_image(row, (directory / name).read_bytes, root=root, params=params)
 
-    path = _run(stage, files, root, params, workers, progress, 50, "photos")
+    _run(stage, files, root, params, workers, progress, 50, "photos")
     ids = {query_id("own", f"{photographer}/{name}") for name in files}
     return QuerySummary(root=root, what=str(directory), candidates=len(files), resumed=0,
-                        statuses=_statuses(root, ids), manifest=path,
+                        statuses=_statuses(root, ids), manifest=manifests.manifest_path(root, "queries"),
                         notes=[f"{len(object_ids)} photos linked to Met objects by {objects_csv}"] if objects_csv else [])
 
 
@@ -174,25 +182,27 @@ def read_objects_csv(path: str | Path, files: list[str]) -> dict[str, int | None
     return out
 
 
-def _run(stage: Callable, units: list, root: Path, params: QueryImageParams, workers: int, progress: bool,
-         flush_every: int, unit: str) -> Path | None:
-    """Run `stage` over `units` in a thread pool, merging rows into the manifest as they finish."""
+def _run(stage: Callable, units: Iterable, root: Path, params: QueryImageParams, workers: int, progress: bool,
+         flush_every: int, unit: str) -> int:
+    """Run `stage` over `units` in a thread pool, merging rows into the manifest as they finish; the count."""
     metadata = {"hash_algo": HASH_ALGO, "query_image_params": asdict(params)}
     pending: list[dict] = []
-    path = manifests.manifest_path(root, "queries")
-    bar = tqdm(total=len(units), desc=unit, unit=unit, disable=not progress, dynamic_ncols=True)
+    ran = 0
+    bar = tqdm(total=len(units) if isinstance(units, list) else None, desc=unit, unit=unit, disable=not progress,
+               dynamic_ncols=True)
     try:
         for _, row in LocalExecutor(workers).imap_unordered(stage, units):
             pending.append(row)
+            ran += 1
             bar.update()
             if len(pending) >= flush_every:
                 save_query_rows(root, pending, metadata)
                 pending = []
     finally:
         bar.close()
-        if pending or not path.exists():
+        if pending:
             save_query_rows(root, pending, metadata)
-    return path
+    return ran
 
 
 def _check_params(root: Path, params: QueryImageParams) -> None:

@@ -226,3 +226,19 @@ def test_image_url_picks_the_smallest_covering_size():
     bare = Photo("9", "o", "", "abc", "77", "", "", (), "4", None, None, ())
     assert image_url(bare, 500, "http://static.example/")[0] == "http://static.example/77/9_abc.jpg"
     assert image_url(bare, 700, "http://static.example")[0] == "http://static.example/77/9_abc_c.jpg"
+
+
+def test_expired_key_mid_crawl_keeps_finished_rows(sample_server, world, tmp_path, capsys):
+    users = _users_with_mixed_licences(world, n=3)
+    args = ["--workers", "1", *[a for u in users for a in ("--user-id", u)]]
+    sample_server.faults.extra["flickr_call_budget"] = 2  # one search call per photographer
+    code, _, err = _cli(capsys, sample_server, tmp_path, *args)
+    assert code == 2 and "Key has expired" in err and err.count("\n") == 1
+    first_two = {p.photo_id for p in world.photos if p.owner in users[:2]}
+    saved = {r["photo_id"] for r in _rows(tmp_path)}
+    assert saved and saved <= first_two
+    sample_server.reset()
+    code, out, err = _cli(capsys, sample_server, tmp_path, *args)
+    assert code == 0, err
+    assert {r["photo_id"] for r in _rows(tmp_path)} == {p.photo_id for p in world.photos if p.owner in users}
+    assert f"({len(saved)} finished by an earlier run)" in out
