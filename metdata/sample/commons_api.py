@@ -15,6 +15,7 @@ Switches, set per test in ``server.faults.extra`` (all optional):
 - ``commons_api_delay_s``: time each API request stays in flight (to provoke the concurrency limit).
 - ``commons_miser``: the first page of every listing is empty and later pages half full.
 - ``commons_thumb_400``: "2026 mode": a non-standard thumbnail width gets 400 instead of 429.
+- ``commons_transform_limit`` (default 50): thumbnails per request before an ``iicontinue``.
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ class CommonsService:
             lag = self._lag(params, server)
             if lag is not None:
                 return lag
-            body = self._query(params, server.url, bool(server.faults.extra.get("commons_miser")))
+            extra = server.faults.extra
+            body = self._query(params, server.url, bool(extra.get("commons_miser")),
+                               int(extra.get("commons_transform_limit", TRANSFORM_LIMIT)))
         except ApiError as exc:
             error = {"code": exc.code, "info": exc.info, **exc.extra}
             error["docref" if fv2 else "*"] = DOCREF
@@ -184,7 +187,7 @@ class CommonsService:
 
     # ----------------------------------------------------------------- action=query
 
-    def _query(self, params: dict, base: str, miser: bool) -> dict:
+    def _query(self, params: dict, base: str, miser: bool, transform_limit: int) -> dict:
         _check_continue(params)
         result: dict = {}
         query: dict = {}
@@ -207,7 +210,7 @@ class CommonsService:
             pages = self._title_pages(titles, query)
         batch_complete = True
         if pages is not None and "imageinfo" in props:
-            ii_token = self._add_imageinfo(pages, params, base)
+            ii_token = self._add_imageinfo(pages, params, base, transform_limit)
             if ii_token:
                 batch_complete = False
                 cont = {"iicontinue": ii_token}
@@ -340,8 +343,9 @@ class CommonsService:
             query["normalized"] = normalized
         return pages
 
-    def _add_imageinfo(self, pages: list[dict], params: dict, base: str) -> str | None:
-        """Fill `imageinfo` in title order; with thumbnails, at most 50 per request, then an iicontinue."""
+    def _add_imageinfo(self, pages: list[dict], params: dict, base: str, transform_limit: int) -> str | None:
+        """Fill `imageinfo` in title order; with thumbnails, at most `transform_limit` per request, then
+        an iicontinue."""
         iiprop = _multi(params.get("iiprop")) or ["timestamp", "user"]
         width = params.get("iiurlwidth")
         if width is not None:
@@ -357,7 +361,7 @@ class CommonsService:
             name = file_name(page["title"])
             if name < resume:
                 continue
-            if width is not None and "url" in iiprop and served == TRANSFORM_LIMIT:
+            if width is not None and "url" in iiprop and served == transform_limit:
                 return f"{name}|{_compact_ts(page['_file'].timestamp)}"
             page["imageinfo"] = [self._imageinfo(page["_file"], iiprop, width, wanted, base)]
             served += 1
