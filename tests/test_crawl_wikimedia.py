@@ -13,6 +13,7 @@ from PIL import Image
 
 from metdata import manifests
 from metdata.cli import main
+from metdata.commands.crawl_wikimedia import crawl_distractors
 from metdata.http import HttpError, PoliteSession
 from metdata.leakage import check_leakage
 from metdata.met_crawl import HttpParams, Selection, crawl_met
@@ -20,7 +21,6 @@ from metdata.sample.commons_api import CONTACT, GENERIC_UA, CommonsService
 from metdata.sample.server import SampleServer
 from metdata.sample.world_commons import CATS, EMPTY, KODAK, NASA, PD_ART, SKIMAGE, UKIYO_E, VAN_GOGH
 from metdata.sources.wikimedia import CommonsClient, is_public_domain, strip_utm, user_agent
-from metdata.commands.crawl_wikimedia import crawl_distractors
 
 ART = [VAN_GOGH, PD_ART, UKIYO_E]
 NOART = [KODAK, CATS, NASA, SKIMAGE]
@@ -180,9 +180,9 @@ def test_cli_unknown_and_empty_category_are_one_line_errors(sample_server, tmp_p
 def test_our_user_agent_passes_the_gate_and_a_generic_one_is_refused(sample_server):
     for ua in (user_agent(), user_agent("https://example.org/me")):
         assert CONTACT.search(ua) and not GENERIC_UA.match(ua)
-    with PoliteSession(rate_per_s=None, max_retries=0, user_agent="python-requests/2.32.3") as session:
-        with pytest.raises(HttpError) as error:
-            CommonsClient(session, sample_server.commons_api_url).category_exists(f"Category:{CATS}")
+    session = PoliteSession(rate_per_s=None, max_retries=0, user_agent="python-requests/2.32.3")
+    with session, pytest.raises(HttpError) as error:
+        CommonsClient(session, sample_server.commons_api_url).category_exists(f"Category:{CATS}")
     assert error.value.status == 403
 
 
