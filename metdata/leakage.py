@@ -80,12 +80,6 @@ class LeakageSummary:
     checked: dict[str, int] | None = None  # table -> kept rows compared
     flagged: dict[str, int] | None = None  # table -> rows newly flagged
 
-    def lines(self) -> list[str]:
-        return [
-            f"Leakage check against {self.exhibits} exhibit images: "
-            + ", ".join(f"{t}: {self.flagged[t]} of {self.checked[t]} flagged" for t in self.checked)
-        ]
-
 
 def check_leakage(root: str | os.PathLike, max_hamming: int = DEFAULT_MAX_HAMMING) -> LeakageSummary:
     """Flag kept queries ("leak") and distractors ("met_copy") within `max_hamming` bits of an exhibit.
