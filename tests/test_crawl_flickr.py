@@ -242,3 +242,9 @@ def test_expired_key_mid_crawl_keeps_finished_rows(sample_server, world, tmp_pat
     assert code == 0, err
     assert {r["photo_id"] for r in _rows(tmp_path)} == {p.photo_id for p in world.photos if p.owner in users}
     assert f"({len(saved)} finished by an earlier run)" in out
+
+
+def test_unknown_photographer_is_named_in_the_error(sample_server, tmp_path, capsys):
+    code, _, err = _cli(capsys, sample_server, tmp_path, "--user-id", "1@N01")
+    assert code == 2 and err.count("\n") == 1
+    assert "user_id='1@N01'" in err and "Unknown user" in err

@@ -179,6 +179,8 @@ class FlickrClient:
 
     def call(self, method: str, **params) -> dict:
         """One API call, paced by the limiter; transient failures are retried with back-off and jitter."""
+        about = ", ".join(f"{k}={params[k]!r}" for k in ("user_id", "text", "photo_id") if params.get(k))
+        what = f"Flickr {method}" + (f" ({about})" if about else "") + f" at {self.rest_url}"
         for attempt in range(self.max_retries + 1):
             self.limiter.acquire()
             self.calls += 1
@@ -193,14 +195,13 @@ class FlickrClient:
                 status = _http_status(exc)
                 transient = code in _TRANSIENT_CODES or (code is None and status in RETRY_STATUSES)
                 if not transient:
-                    raise UserError(f"Flickr {method} failed at {self.rest_url}: {_message(exc)}") from None
+                    raise UserError(f"{what} failed: {_message(exc)}") from None
             except (requests.RequestException, ValueError) as exc:  # network error or a non-JSON 200 body
                 error = exc
             if attempt < self.max_retries:
                 self.retries += 1
                 time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.0))
-        raise UserError(f"Flickr {method} at {self.rest_url} still failing after {self.max_retries} retries: "
-                        f"{_message(error)}")
+        raise UserError(f"{what} still failing after {self.max_retries} retries: {_message(error)}")
 
     def search(self, min_upload_date: int | None = None, max_upload_date: int | None = None,
                **criteria) -> Iterator[Photo]:
