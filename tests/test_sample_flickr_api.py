@@ -152,6 +152,7 @@ def test_paging_window_and_upload_dates(sample_server, world):
                     **params).json()["photos"]
 
     assert page(per_page=900)["perpage"] == 500
+    assert page(per_page=900, bbox="-180,-90,180,90")["perpage"] == 250
     first = page(per_page=7)
     last = page(per_page=7, page=first["pages"])
     beyond = page(per_page=7, page=first["pages"] + 5)

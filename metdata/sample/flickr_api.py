@@ -40,6 +40,7 @@ REST_PATH = "/services/rest/"
 PLACEHOLDER_PATH = f"{STATIC_PREFIX}/images/photo_unavailable.png"
 RESULT_WINDOW = 4000
 MAX_PER_PAGE = 500
+MAX_GEO_PER_PAGE = 250  # bbox and radial queries
 
 # Our stand-in for https://s.yimg.com/pw/images/en-us/photo_unavailable.png (500x374 grey PNG).
 PLACEHOLDER_PNG = base64.b64decode(
@@ -157,7 +158,8 @@ class FlickrService:
         return {"photos": self._page(photos, q, server, total_as_string=False)}
 
     def _page(self, photos: list[FlickrPhoto], q: dict, server, total_as_string: bool) -> dict:
-        per_page = min(MAX_PER_PAGE, max(1, _int(q.get("per_page"), 100)))
+        cap = MAX_GEO_PER_PAGE if q.get("bbox") or q.get("lat") else MAX_PER_PAGE
+        per_page = min(cap, max(1, _int(q.get("per_page"), 100)))
         total = len(photos)
         pages = math.ceil(total / per_page)
         page = min(max(1, _int(q.get("page"), 1)), max(pages, 1))
