@@ -10,6 +10,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 
 import pytest
 from commons_big_world import BIG, build_big_world
@@ -217,3 +218,27 @@ def test_upload_host_originals_and_standard_thumbnails(sample_server):
     sample_server.faults.extra["commons_thumb_400"] = True
     assert get(sample_server, {}, path=odd)[0] == 400
     assert get(sample_server, {}, path=path.replace("/wikipedia/commons/", "/wikipedia/commons/thumb/"))[0] == 404
+
+
+def test_post_form_answers_like_get(sample_server):
+    body = urllib.parse.urlencode({**GENERATOR, "formatversion": "1"}).encode()
+    request = urllib.request.Request(sample_server.url + "/w/api.php", data=body, method="POST",
+                                     headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        posted = json.loads(response.read())
+    assert posted == api(sample_server, **{**GENERATOR, "formatversion": "1"})[0]
+
+
+def test_sample_commons_covers_every_licence_case_copies_and_a_cycle(world):
+    licences = Counter(
+        (f.extmetadata.get("License", {}).get("value"), f.extmetadata["Copyrighted"]["value"],
+         "NonFree" in f.extmetadata, f.is_free)
+        for f in world.commons_files.values()
+    )
+    for case in [("pd", "False", False, True), ("cc0", "True", False, True), ("cc-by-sa-4.0", "True", False, False),
+                 (None, "True", False, False), (None, "True", True, False), ("pd", "True", False, False)]:
+        assert licences[case], case
+    copies = [f for f in world.commons_files.values() if f.met_object_id]
+    assert len(copies) >= 3 and all(f.met_object_id in world.objects for f in copies)
+    assert VAN_GOGH in world.commons_categories[world.commons_categories[VAN_GOGH].subcategories[0]].subcategories
+    assert any("Artist" not in f.extmetadata for f in world.commons_files.values())
