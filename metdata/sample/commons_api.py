@@ -228,17 +228,7 @@ class CommonsService:
                 result["limits"] = {"categorymembers": MAX_LIMIT}
         if generator and params.get("gcmlimit") == "max":
             result["limits"] = {"categorymembers": MAX_LIMIT}
-        for name in _multi(params.get("meta")):
-            if name == "siteinfo":
-                siprop = _multi(params.get("siprop")) or ["general"]
-                if "general" in siprop:
-                    query["general"] = {**SITEINFO_GENERAL, "server": base, "servername": base.split("//")[-1]}
-                if "namespaces" in siprop:
-                    query["namespaces"] = NAMESPACES
-            elif name == "userinfo":
-                query["userinfo"] = {"id": 0, "name": "127.0.0.1", "anon": True, "groups": ["*"], "rights": ["read"]}
-            else:
-                raise _bad_value("meta", name)
+        query.update(_meta(params, base))
         if batch_complete:
             result["batchcomplete"] = True
         if cont:
@@ -465,6 +455,23 @@ def _to_v1(value):
     if isinstance(value, list):
         return [_to_v1(v) for v in value]
     return value
+
+
+def _meta(params: dict, base: str) -> dict:
+    """meta=siteinfo|userinfo, as mwclient reads them when it connects."""
+    out: dict = {}
+    for name in _multi(params.get("meta")):
+        if name == "siteinfo":
+            siprop = _multi(params.get("siprop")) or ["general"]
+            if "general" in siprop:
+                out["general"] = {**SITEINFO_GENERAL, "server": base, "servername": base.split("//")[-1]}
+            if "namespaces" in siprop:
+                out["namespaces"] = NAMESPACES
+        elif name == "userinfo":
+            out["userinfo"] = {"id": 0, "name": "127.0.0.1", "anon": True, "groups": ["*"], "rights": ["read"]}
+        else:
+            raise _bad_value("meta", name)
+    return out
 
 
 def _v1_page_ids(pages: list[dict]) -> list[int]:
