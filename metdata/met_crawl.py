@@ -88,6 +88,7 @@ def crawl_met(
     http_params: HttpParams | None = None,
     *,
     executor: str = "local",
+    scheduler: str | None = None,
     retry_failed: bool = False,
     progress: bool = True,
 ) -> CrawlSummary:
@@ -96,7 +97,7 @@ def crawl_met(
     image_params = image_params or ImageParams()
     http_params = http_params or HttpParams()
     _check_params(image_params, http_params)
-    runner = make_executor(executor, http_params.workers)
+    runner = make_executor(executor, http_params.workers, scheduler)
     session = PoliteSession(
         rate_per_s=http_params.rate_per_s,
         max_retries=http_params.max_retries,
@@ -104,6 +105,7 @@ def crawl_met(
         deadline_s=http_params.deadline_s,
         max_bytes=int(http_params.max_image_mb * 2**20),
         pool_size=max(8, http_params.workers),
+        limiter=runner.rate_limiter(http_params.rate_per_s),  # shared by all of the executor's workers
     )
     with session:
         client = MetClient(session, api_url)
@@ -113,7 +115,7 @@ def crawl_met(
         report = run_units(
             stage, object_ids, ledger=ledger, executor=runner,
             redo=_has_transient_failure if retry_failed else lambda rows: False,
-            progress_table="exhibits", desc="objects", progress=progress,
+            progress_table="exhibits", desc="objects", unit="object", progress=progress,
         )
         metadata = {
             "hash_algo": HASH_ALGO,
@@ -125,7 +127,8 @@ def crawl_met(
     failed = report.statuses.get("exhibits", Counter())["http_error"] + report.statuses.get(
         "objects", Counter())["http_error"]
     if failed and not retry_failed:
-        notes.append(f"{failed} downloads failed with http_error; run again with --retry-failed to retry them")
+        notes.append(f"{failed} records or images failed with http_error (see the error column); "
+                     "run again with --retry-failed to retry them")
     public_domain = sum(
         bool(row.get("is_public_domain"))
         for oid in object_ids for row in ledger.results.get(oid, {}).get("objects", [])

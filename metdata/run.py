@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from metdata import manifests
 from metdata.errors import UserError
+from metdata.http import RateLimiter
 
 Rows = dict[str, list[dict]]  # table name -> rows
 Stage = Callable[[Any], Rows]
@@ -59,14 +60,30 @@ class LocalExecutor:
             unit = pending.pop(future)
             yield unit, future.result()
 
+    def rate_limiter(self, rate_per_s: float) -> RateLimiter:
+        """A limiter shared by all of this executor's workers: here, threads of one process."""
+        return RateLimiter(rate_per_s)
 
-EXECUTORS: dict[str, Callable[[int], Any]] = {"local": LocalExecutor}
+
+def _dask_executor(workers: int, scheduler: str | None = None):
+    """Imported on use, so that the core never needs dask. The cluster decides the concurrency."""
+    from metdata.dask_executor import DaskExecutor
+
+    return DaskExecutor(scheduler)
 
 
-def make_executor(name: str, workers: int):
+EXECUTORS: dict[str, Callable[..., Any]] = {"local": LocalExecutor, "dask": _dask_executor}
+
+
+def make_executor(name: str, workers: int, scheduler: str | None = None):
+    """An executor by name; `scheduler` is the address of a Dask scheduler (only for "dask")."""
     if name not in EXECUTORS:
         raise UserError(f"--executor {name!r}: unknown (choose from {', '.join(EXECUTORS)})")
-    return EXECUTORS[name](workers)
+    if scheduler is None:
+        return EXECUTORS[name](workers)
+    if name != "dask":
+        raise UserError(f"--scheduler {scheduler}: only used with --executor dask")
+    return EXECUTORS[name](workers, scheduler=scheduler)
 
 
 class Ledger:
@@ -151,6 +168,7 @@ def run_units(
     redo: Callable[[Rows], bool] = lambda rows: False,
     progress_table: str | None = None,
     desc: str = "units",
+    unit: str = "unit",
     progress: bool = True,
 ) -> RunReport:
     """Run `stage` over the units the ledger has not finished (or that `redo` asks to redo).
@@ -160,11 +178,11 @@ def run_units(
     units = list(units)
     todo = [u for u in units if _key(u) not in ledger.results or redo(ledger.results[_key(u)])]
     report = RunReport(resumed=len(units) - len(todo))
-    bar = tqdm(total=len(todo), desc=desc, unit="unit", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(todo), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
     kept = dropped = 0
     try:
-        for unit, rows in executor.imap_unordered(stage, todo):
-            ledger.append(unit, rows)
+        for done, rows in executor.imap_unordered(stage, todo):
+            ledger.append(done, rows)
             report.ran += 1
             if progress_table:
                 statuses = Counter(r["status"] for r in rows.get(progress_table, []))
