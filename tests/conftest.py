@@ -22,3 +22,14 @@ def sample_server(world):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Tiny test inputs gain nothing from threads, and on a busy shared machine extra threads only contend."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,7 +18,10 @@ from metdata.bench import backbones
 from metdata.bench.backbones import load_backbone, resnet18, resnet50
 from metdata.errors import UserError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 REAL = Path("/work/shared/data/real/noart")
+ART = Path("/work/shared/data/real/art")
 ESPRESSO, EGYPTIAN_CAT = 967, 285  # ImageNet-1k class indices
 
 
@@ -191,3 +194,28 @@ def test_efficientnet_lite0_loads_offline_and_recognises_real_photos():
     assert _imagenet_top1(random, REAL / "skimage-coffee.jpg") != ESPRESSO
     with torch.inference_mode():
         assert model(torch.rand(2, 3, 75, 100)).shape == (2, 1280, 3, 4)  # any size: "same" padding per input
+
+
+def _thumbnail(path: Path, side: int = 128):
+    with Image.open(path) as im:
+        im.draft("RGB", (side, side))
+        im = im.convert("RGB")
+        im.thumbnail((side, side))
+        return torch.from_numpy(np.array(im)).permute(2, 0, 1)
+
+
+def test_efficientnet_lite0_descriptors_find_the_other_view_of_an_artwork():
+    """Two photos of one Met object are each other's nearest neighbour among other Met artworks."""
+    from metdata.bench.features import describe_loaded
+
+    objects = ("10388", "309428", "436155", "436532", "437127")
+    views = [p for o in objects for p in sorted(ART.glob(f"met-{o}-*.jpg"))]
+    clutter = sorted(p for p in ART.glob("met-*.jpg") if p.name.split("-")[1] not in objects)[:6]
+    assert len(views) == 10
+    X = describe_loaded(load_backbone("efficientnet-lite0"), [_thumbnail(p) for p in views + clutter])
+    similarity = X @ X.T
+    np.fill_diagonal(similarity, -1)
+    nearest = similarity[: len(views)].argmax(axis=1)
+    assert [views[i].name.split("-")[1] if i < len(views) else "clutter" for i in nearest] == [
+        p.name.split("-")[1] for p in views
+    ]

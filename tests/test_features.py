@@ -26,6 +26,8 @@ from metdata.bench.features import (
 from metdata.cli import main
 from metdata.errors import UserError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SIZES = [(48, 36), (36, 48), (40, 40)]  # (width, height): landscape, portrait, square
 
 
