@@ -71,12 +71,15 @@ def test_search_json_shape_through_flickrapi(sample_server, world):
 
 def test_mixed_scalar_types_and_missing_sizes(sample_server, world):
     photos = _get(sample_server, method="flickr.photos.search", text="met", format="json", nojsoncallback=1,
-                  extras="date_taken,url_l,url_o,o_dims", per_page=500).json()["photos"]["photo"]
+                  extras="date_taken,url_l,url_o,o_dims,original_format", per_page=500).json()["photos"]["photo"]
     assert {type(p["datetakengranularity"]) for p in photos} == {str, int}
     assert {type(p["width_l"]) for p in photos if "width_l" in p} == {str, int}
     assert any("url_o" not in p for p in photos) and any("url_o" in p for p in photos)
     assert any("url_l" not in p for p in photos) and any("url_l" in p for p in photos)
     assert all("o_width" not in p or isinstance(p["o_width"], str) for p in photos)
+    originals = [p for p in photos if "url_o" in p]
+    assert all(p["url_o"].endswith(f"/{p['id']}_{p['originalsecret']}_o.{p['originalformat']}") for p in originals)
+    assert {p["originalformat"] for p in originals} == {"jpg", "png"}
     modern = _api(sample_server).people.getPublicPhotos(user_id=_busiest(world))
     assert isinstance(modern["photos"]["total"], int)
 

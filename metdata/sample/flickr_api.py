@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape
 
 from metdata.sample.model import FlickrPhoto, World
 from metdata.sample.server import Request, Response
-from metdata.sample.world_flickr import STATIC_PREFIX, original_is_public, photo_sizes
+from metdata.sample.world_flickr import STATIC_PREFIX, derived_secret, original_is_public, photo_sizes
 from metdata.sources.flickr import LICENSES
 
 REST_PATH = "/services/rest/"
@@ -199,7 +199,7 @@ class FlickrService:
         if "realname" in extras:
             out["realname"] = owner.realname
         if "original_format" in extras and public_original:
-            out["originalsecret"] = photo.image_path.rsplit("/", 1)[1].split("_")[1]
+            out["originalsecret"] = derived_secret(photo.secret, "_o")
             out["originalformat"] = photo.original_format
         if "tags" in extras:
             out["tags"] = " ".join(photo.tags)
@@ -248,7 +248,7 @@ class FlickrService:
                       "nsid": owner.nsid, "location": "", "iconserver": "0", "iconfarm": 0},
         }
         if original_is_public(photo):
-            info["originalsecret"] = photo.image_path.rsplit("/", 1)[1].split("_")[1]
+            info["originalsecret"] = derived_secret(photo.secret, "_o")
             info["originalformat"] = photo.original_format
         info.update({
             "notes": {"note": []}, "media": "photo", "license": photo.license, "isfavorite": 0,
