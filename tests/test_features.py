@@ -194,3 +194,8 @@ def test_cli_missing_split_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1
     assert "splits/train.parquet: no such split; run `metdata build-splits" in err
+
+
+def test_duplicate_keys_are_a_user_error(r18, root):
+    with pytest.raises(UserError, match="image set 'db': duplicate key 'MET/11/0.jpg'"):
+        extract_set(root, r18, "db", keys=["MET/11/0.jpg", "MET/22/0.jpg", "MET/11/0.jpg"])

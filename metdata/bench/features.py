@@ -201,6 +201,11 @@ def extract_set(
     """
     root = Path(root)
     keys = list(set_keys(root, set_name) if keys is None else keys)
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise UserError(f"image set {set_name!r}: duplicate key {key!r}")
+        seen.add(key)
     npy_path, json_path = store_paths(root, backbone.name, set_name)
     images_dir = root / "images"
     stats = [_file_stat(images_dir / k) for k in keys]
@@ -214,16 +219,7 @@ def extract_set(
         return ExtractResult(set_name, len(keys), 0, len(keys), backbone.dim, npy_path)
 
     X = np.empty((len(keys), backbone.dim), dtype=np.float32)
-    todo = list(range(len(keys)))
-    if old and old[0]["settings"] == settings:
-        old_rows = {k: (tuple(st), i) for i, (k, st) in enumerate(zip(old[0]["keys"], old[0]["files"]))}
-        todo = []
-        for i, (key, st) in enumerate(zip(keys, stats)):
-            hit = old_rows.get(key)
-            if hit and hit[0] == st:
-                X[i] = old[1][hit[1]]
-            else:
-                todo.append(i)
+    todo = _reuse_rows(old, settings, keys, stats, X) if old else list(range(len(keys)))
     n_reused = len(keys) - len(todo)
     if on_progress and n_reused:
         on_progress(n_reused)
@@ -252,9 +248,25 @@ def extract_set(
     }
     with manifests.atomic_path(npy_path) as tmp, open(tmp, "wb") as f:
         np.save(f, X)
-    with manifests.atomic_path(json_path) as tmp:
+    with manifests.atomic_path(json_path) as tmp:  # last: the store is complete once its JSON exists
         tmp.write_text(json.dumps(meta))
     return ExtractResult(set_name, len(keys), len(todo), n_reused, backbone.dim, npy_path)
+
+
+def _reuse_rows(old: tuple[dict, np.ndarray], settings: dict, keys, stats, X: np.ndarray) -> list[int]:
+    """Copy the old store's rows for unchanged files (same settings, size and mtime) into X; return the rest."""
+    meta, old_X = old
+    if meta["settings"] != settings:
+        return list(range(len(keys)))
+    old_rows = {k: (tuple(st), i) for i, (k, st) in enumerate(zip(meta["keys"], meta["files"]))}
+    todo = []
+    for i, (key, st) in enumerate(zip(keys, stats)):
+        hit = old_rows.get(key)
+        if hit and hit[0] == st:
+            X[i] = old_X[hit[1]]
+        else:
+            todo.append(i)
+    return todo
 
 
 def load_descriptors(root: str | os.PathLike, backbone_name: str, set_name: str) -> tuple[list[str], np.ndarray]:
