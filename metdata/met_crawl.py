@@ -18,7 +18,7 @@ from metdata.http import PoliteSession
 from metdata.run import Ledger, compact, make_executor, run_units
 from metdata.sources.met import SEARCH_WINDOW, MetClient
 from metdata.stages.image import HASH_ALGO
-from metdata.stages.met_object import ImageParams, crawl_object
+from metdata.stages.met_object import ImageParams, MetObjectStage
 
 TABLES = {"objects": "objects", "exhibits": "exhibits"}  # stage table -> manifest schema kind
 
@@ -98,7 +98,8 @@ def crawl_met(
     http_params = http_params or HttpParams()
     _check_params(image_params, http_params)
     runner = make_executor(executor, http_params.workers, scheduler)
-    session = PoliteSession(
+    session_factory = functools.partial(
+        PoliteSession,
         rate_per_s=http_params.rate_per_s,
         max_retries=http_params.max_retries,
         timeout_s=http_params.timeout_s,
@@ -107,11 +108,11 @@ def crawl_met(
         pool_size=max(8, http_params.workers),
         limiter=runner.rate_limiter(http_params.rate_per_s),  # shared by all of the executor's workers
     )
-    with session:
-        client = MetClient(session, api_url)
+    stage = MetObjectStage(api_url, root, image_params, session_factory)
+    client = stage.client  # this process's client, for the listing (and the stage's threads when local)
+    with client.session:
         object_ids, notes = select_object_ids(client, selection)
         ledger = Ledger(root / "manifests" / ".ledger", "met", asdict(image_params))
-        stage = functools.partial(crawl_object, client=client, root=root, params=image_params)
         report = run_units(
             stage, object_ids, ledger=ledger, executor=runner,
             redo=_has_transient_failure if retry_failed else lambda rows: False,
@@ -136,7 +137,7 @@ def crawl_met(
     return CrawlSummary(
         root=root, api_url=client.api_url, objects=len(object_ids), resumed=report.resumed,
         public_domain=public_domain, object_statuses=report.statuses.get("objects", Counter()),
-        image_statuses=report.statuses.get("exhibits", Counter()), http=session.stats.as_dict(),
+        image_statuses=report.statuses.get("exhibits", Counter()), http=client.session.stats.as_dict(),
         notes=notes, manifests=paths,
     )
 

@@ -9,6 +9,8 @@ Dask worker.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,39 @@ class ImageParams:
     max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
     near_dup_max_hamming: int = dedup.DEFAULT_MAX_HAMMING
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
+
+
+class MetObjectStage:
+    """`crawl_object` bound to its settings, as a picklable callable of one object id.
+
+    The HTTP client is made on first use in each process and never pickled, so an executor can ship the
+    stage to other processes or Dask workers; threads of one process share one client (one rate limiter).
+    `session_factory` must itself be picklable (e.g. functools.partial(PoliteSession, rate_per_s=1.0)).
+    """
+
+    def __init__(self, api_url: str, root: str | Path, params: ImageParams, session_factory: Callable):
+        self.api_url = api_url
+        self.root = Path(root)
+        self.params = params
+        self.session_factory = session_factory
+        self._client: MetClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> MetClient:
+        with self._lock:
+            if self._client is None:
+                self._client = MetClient(self.session_factory(), self.api_url)
+            return self._client
+
+    def __call__(self, object_id: int) -> dict:
+        return crawl_object(object_id, client=self.client, root=self.root, params=self.params)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _client=None, _lock=threading.Lock())
 
 
 @dataclass
