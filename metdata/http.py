@@ -74,14 +74,22 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
+        wait_s = self.reserve()
+        if wait_s > 0:
+            time.sleep(wait_s)
+
+    def reserve(self) -> float:
+        """Take a token now and return the seconds to wait before sending (0 when one was banked).
+
+        Split from `acquire` so that a bucket held elsewhere (the Dask scheduler, for a cluster-wide limit)
+        can hand out slots while each caller sleeps on its own side.
+        """
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate_per_s)
             self._last = now
             self._tokens -= 1.0
-            wait_s = -self._tokens / self.rate_per_s if self._tokens < 0 else 0.0
-        if wait_s > 0:
-            time.sleep(wait_s)
+            return -self._tokens / self.rate_per_s if self._tokens < 0 else 0.0
 
 
 @dataclass

@@ -80,14 +80,18 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--max-image-mb", type=float, default=_DEFAULT_HTTP.max_image_mb, show_default=True,
               help="Byte cap per image download (status too_large above it).")
 @click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local", show_default=True,
-              help="Where stages run: local = a thread pool on this machine.")
+              help="Where stages run: local = a thread pool on this machine; dask = the workers of the Dask "
+                   "cluster at --scheduler (ROOT on a filesystem they share; see docs/dask.md).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786. --rate-per-s then "
+                   "holds for the whole cluster and the cluster's threads replace --workers.")
 @click.option("--retry-failed", is_flag=True,
               help="Also redo objects that an earlier run finished with http_error rows.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
 def crawl_met(out, api_url, object_ids, object_ids_file, departments, search, updated_since, limit,
               max_images_per_object, max_side_px, min_side_px, max_aspect_ratio, near_dup_max_hamming,
-              jpeg_quality, rate_per_s, workers, timeout_s, deadline_s, max_retries, max_image_mb, executor, retry_failed,
-              progress):
+              jpeg_quality, rate_per_s, workers, timeout_s, deadline_s, max_retries, max_image_mb, executor, scheduler,
+              retry_failed, progress):
     """Crawl The Met's open-access objects into a MET-style exhibit set.
 
     Lists object ids (all, a department, a search, or --object-ids), fetches each record, keeps
@@ -124,6 +128,6 @@ def crawl_met(out, api_url, object_ids, object_ids_file, departments, search, up
         max_image_mb=max_image_mb, max_retries=max_retries,
     )
     summary = met_crawl.crawl_met(out, api_url, selection, image_params, http_params, executor=executor,
-                                  retry_failed=retry_failed, progress=progress)
+                                  scheduler=scheduler, retry_failed=retry_failed, progress=progress)
     for line in summary.lines():
         click.echo(line)
