@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -10,9 +12,10 @@ import pytest
 from PIL import Image
 
 from metdata import manifests
+from metdata.http import PoliteSession
 from metdata.met_crawl import HttpParams, Selection, crawl_met
 from metdata.stages.image import HASH_ALGO
-from metdata.stages.met_object import ImageParams
+from metdata.stages.met_object import ImageParams, MetObjectStage
 
 FAST = HttpParams(rate_per_s=1000, workers=4, max_retries=1)
 
@@ -175,3 +178,16 @@ def test_cap_and_aspect_filter_follow_the_options(sample_server, world, tmp_path
         assert row["status"] == ("aspect_ratio" if ratio > 1.0 else row["status"])
         if row["status"] == "aspect_ratio":
             assert "aspect ratio" in row["error"]
+
+
+def test_the_stage_pickles_for_remote_workers(sample_server, world, tmp_path):
+    """An executor that ships the stage to other processes (Dask) gets a working copy with its own client."""
+    oid = next(oid for oid, obj in world.objects.items() if not obj.notes and obj.expected_kept)
+    stage = MetObjectStage(sample_server.met_api_url, tmp_path, ImageParams(),
+                           functools.partial(PoliteSession, rate_per_s=1000))
+    stage.client  # noqa: B018 - a used client must not travel with the pickle
+    copy = pickle.loads(pickle.dumps(stage))
+    assert copy._client is None
+    rows = copy(oid)
+    assert rows["objects"][0]["n_images_kept"] == world.objects[oid].expected_kept
+    assert all((tmp_path / r["path"]).exists() for r in rows["exhibits"] if r["status"] == "kept")
