@@ -8,7 +8,10 @@ loopback HTTP server in its own process, then alternates, round by round:
       draft-mode decode, LANCZOS to 500 px, JPEG q90, sha256, 64-bit phash) + within-object dedup
       and cap, writing the JPEGs; 4 threads in one process;
   (b) img2dataset 1.47: the same URLs, 500 px longest side (keep_ratio_largest, only if bigger),
-      JPEG q90, output_format=files, 1 process x 4 threads.
+      JPEG q90, output_format=files, 1 process x 4 threads;
+  (c) ours on the web-large rendition (800 px, as the Met serves primaryImageSmall) of the same images:
+      not the same input as (a) and (b), but what the crawler downloads when that rendition covers
+      --max-side, so it shows where the larger saving lies.
 
 Each side also runs on a single URL, so its start-up cost can be separated: steady-state cpu-ms per
 image = (cpu(N) - cpu(1)) / (N - 1). CPU time (user + sys of the worker and its children) is the stable
@@ -85,6 +88,23 @@ def make_large_jpegs(n_images: int, seed: int = 0) -> Path:
         Image.fromarray(pixels).save(folder / f"{i:05d}.jpg", "JPEG", quality=90)
     (folder / "DONE").write_text("ok\n")
     return folder
+
+
+def make_web_large(folder: Path, long_side_px: int = 800) -> Path:
+    """The Met-style web-large rendition (500-800 px) of each original, as the crawler could take it."""
+    from PIL import Image
+
+    out = folder / "web-large"
+    if (out / "DONE").exists():
+        return out
+    out.mkdir(exist_ok=True)
+    for path in sorted(folder.glob("*.jpg")):
+        with Image.open(path) as image:
+            image.draft("RGB", (long_side_px, long_side_px))
+            image.thumbnail((long_side_px, long_side_px), Image.Resampling.LANCZOS)
+            image.save(out / path.name, "JPEG", quality=85)
+    (out / "DONE").write_text("ok\n")
+    return out
 
 
 def ensure_img2dataset() -> Path | None:
@@ -202,31 +222,38 @@ def main() -> None:
     if args.worker_ours:
         return run_ours(*args.worker_ours)
 
-    print(f"preparing {args.n_images} large JPEGs...", flush=True)
+    print(f"preparing {args.n_images} large JPEGs and their web-large renditions...", flush=True)
     folder = make_large_jpegs(args.n_images)
     files = sorted(folder.glob("*.jpg"))
-    total_mb = sum(f.stat().st_size for f in files) / 1e6
+    web_large = make_web_large(folder)
+    sizes_mb = {"original": sum(f.stat().st_size for f in files) / 1e6 / len(files),
+                "web-large": sum(f.stat().st_size for f in web_large.glob("*.jpg")) / 1e6 / len(files)}
     i2d = None if args.skip_img2dataset else ensure_img2dataset()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(folder)], stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())
-        urls = [f"http://127.0.0.1:{port}/{f.name}" for f in files]
-        lists = {len(urls): WORK / "urls-all.txt", 1: WORK / "urls-one.txt"}
-        lists[len(urls)].write_text("\n".join(urls) + "\n")
-        lists[1].write_text(urls[0] + "\n")
-        sides = {"ours": lambda url_list, out: [sys.executable, __file__, "--worker-ours", str(url_list), str(out)]}
+        url_lists = {}
+        for rendition, prefix in (("original", ""), ("web-large", "web-large/")):
+            urls = [f"http://127.0.0.1:{port}/{prefix}{f.name}" for f in files]
+            for n in (len(urls), 1):
+                url_lists[rendition, n] = WORK / f"urls-{rendition}-{n}.txt"
+                url_lists[rendition, n].write_text("\n".join(urls[:n]) + "\n")
+        ours = [sys.executable, __file__, "--worker-ours"]
+        sides = {"ours": ("original", lambda url_list, out: [*ours, str(url_list), str(out)])}
         if i2d is not None:
-            sides["img2dataset"] = lambda url_list, out: img2dataset_command(i2d, url_list, out)
+            sides["img2dataset"] = ("original", lambda url_list, out: img2dataset_command(i2d, url_list, out))
+        sides["ours, web-large"] = ("web-large", lambda url_list, out: [*ours, str(url_list), str(out)])
         runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for round_no in range(args.rounds):
             order = list(sides) if round_no % 2 == 0 else list(sides)[::-1]
-            for n in (len(urls), 1):
+            for n in (len(files), 1):
                 for name in order:
-                    out_dir = WORK / f"out-{name}"
-                    cpu, wall, stdout = measure(sides[name](lists[n], out_dir), out_dir)
+                    rendition, command = sides[name]
+                    out_dir = WORK / "out"
+                    cpu, wall, stdout = measure(command(url_lists[rendition, n], out_dir), out_dir)
                     produced = count_outputs(out_dir)
-                    statuses = f", statuses {stdout.strip()}" if name == "ours" else ""
-                    print(f"round {round_no + 1} {name:12s} {n:4d} urls: {cpu:6.2f} cpu-s {wall:6.2f} s wall, "
+                    statuses = f", statuses {stdout.strip()}" if name.startswith("ours") else ""
+                    print(f"round {round_no + 1} {name:15s} {n:4d} urls: {cpu:6.2f} cpu-s {wall:6.2f} s wall, "
                           f"{produced} images written{statuses}", flush=True)
                     if produced != n:
                         raise SystemExit(f"{name} wrote {produced} of {n} images: the comparison is void")
@@ -234,12 +261,12 @@ def main() -> None:
     finally:
         server.kill()
         server.wait()
-    report(runs, len(urls), total_mb, args, i2d is not None)
+    report(runs, len(files), sizes_mb, args)
 
 
-def report(runs, n: int, total_mb: float, args, have_i2d: bool) -> None:
+def report(runs, n: int, sizes_mb: dict[str, float], args) -> None:
     summary = {}
-    for name in ("ours", "img2dataset"):
+    for name in ("ours", "img2dataset", "ours, web-large"):
         if (name, n) not in runs:
             continue
         cpu_n = statistics.median(c for c, _ in runs[(name, n)])
@@ -251,21 +278,24 @@ def report(runs, n: int, total_mb: float, args, have_i2d: bool) -> None:
             "startup_cpu_s": cpu_1, "images_per_s_per_core_steady": 1000 / steady_ms,
             "images_per_s_per_core_total": n / cpu_n, "images_per_s_wall": n / wall_n,
         }
-    header = (f"{n} JPEGs of 3000-4000 px ({total_mb / n:.2f} MB each on average) -> {MAX_SIDE_PX} px, "
-              f"loopback, {args.rounds} rounds alternating, medians, {os.cpu_count()} cores shared")
+    header = (f"{n} JPEGs of 3000-4000 px ({sizes_mb['original']:.2f} MB each on average; web-large 800 px, "
+              f"{sizes_mb['web-large']:.2f} MB) -> {MAX_SIDE_PX} px, loopback, {args.rounds} rounds alternating, "
+              f"medians, {os.cpu_count()} cores shared")
     columns = ("| pipeline | cpu-ms/image (steady) | images/s/core (steady) | cpu-ms/image incl. start-up "
                "| start-up cpu-s | images/s wall |")
     lines = [header, "", columns, "|---|---|---|---|---|---|"]
     for name, s in summary.items():
         lines.append(f"| {name} | {s['cpu_ms_per_image_steady']:.1f} | {s['images_per_s_per_core_steady']:.1f} | "
                      f"{s['cpu_ms_per_image_total']:.1f} | {s['startup_cpu_s']:.2f} | {s['images_per_s_wall']:.1f} |")
-    if "img2dataset" in summary:
-        ours, peer = summary["ours"], summary["img2dataset"]
-        steady = ours["images_per_s_per_core_steady"] / peer["images_per_s_per_core_steady"]
-        total = ours["images_per_s_per_core_total"] / peer["images_per_s_per_core_total"]
-        lines += ["", f"ratio ours / img2dataset, images/s per core: steady {steady:.2f}x, with start-up {total:.2f}x"]
-    elif not have_i2d:
-        lines += ["", "img2dataset was not measured (skipped or not installable)."]
+    peer = summary.get("img2dataset")
+    for name in ("ours", "ours, web-large"):
+        if peer and name in summary:
+            steady = summary[name]["images_per_s_per_core_steady"] / peer["images_per_s_per_core_steady"]
+            total = summary[name]["images_per_s_per_core_total"] / peer["images_per_s_per_core_total"]
+            lines.append(f"ratio {name} / img2dataset, images/s per core: steady {steady:.2f}x, "
+                         f"with start-up {total:.2f}x")
+    if peer is None:
+        lines.append("img2dataset was not measured (skipped or not installable).")
     print("\n".join(lines))
     (WORK / "bench_download.json").write_text(json.dumps(summary, indent=2))
 
