@@ -166,6 +166,8 @@ def select_object_ids(client: MetClient, selection: Selection) -> tuple[list[int
         ids = client.list_object_ids(department_ids, selection.updated_since)
     if selection.limit is not None:
         ids = ids[: selection.limit]
+    if not ids:
+        notes.append("the selection matched no objects")
     return ids, notes
 
 

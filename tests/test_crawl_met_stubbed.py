@@ -60,7 +60,8 @@ def test_v1_search_is_used_while_it_lives_and_null_means_none():
         return {"total": 0, "objectIDs": None}
 
     session = ScriptedSession(answer)
-    assert select_object_ids(MetClient(session, API), Selection(search="zzzz", departments=("11",))) == ([], [])
+    assert select_object_ids(MetClient(session, API), Selection(search="zzzz", departments=("11",))) == (
+        [], ["the selection matched no objects"])
     assert [(url.rsplit("/", 2)[-2:], params) for url, params in session.calls[1:]] == [
         (["v1", "search"], {"departmentId": 11, "q": "zzzz"})]
 

@@ -63,7 +63,8 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--max-aspect-ratio", type=float, default=_DEFAULT_IMAGE.max_aspect_ratio, show_default=True,
               help="Drop images whose long/short side ratio is above this (status aspect_ratio).")
 @click.option("--near-dup-max-hamming", type=int, default=_DEFAULT_IMAGE.near_dup_max_hamming, show_default=True,
-              help="Images of one object whose 64-bit pHashes differ in at most this many bits are duplicates.")
+              help="Images of one object whose 64-bit pHashes differ in at most this many bits (and whose "
+                   "aspect ratios agree within 5%) are near duplicates; same-sha256 copies always are.")
 @click.option("--jpeg-quality", type=int, default=_DEFAULT_IMAGE.jpeg_quality, show_default=True,
               help="JPEG quality of the stored exhibits.")
 @click.option("--rate-per-s", type=float, default=_DEFAULT_HTTP.rate_per_s, show_default=True,
