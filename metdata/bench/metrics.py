@@ -40,10 +40,12 @@ def _check_conf(conf: np.ndarray) -> np.ndarray:
 
 
 def average_precision(rel_ranked: np.ndarray, m: int) -> float:
-    """(1/M) sum_k P(k) rel(k) for relevance flags already in rank order."""
-    rel = np.asarray(rel_ranked, dtype=np.float64)
-    precision = np.cumsum(rel) / np.arange(1, rel.size + 1)
-    return float(np.dot(precision, rel) / m)
+    """(1/M) sum_k P(k) rel(k) for relevance flags already in rank order.
+
+    Only relevant ranks contribute, and the j-th relevant rank k_j has P(k_j) = j / k_j.
+    """
+    ranks = np.flatnonzero(rel_ranked) + 1
+    return float(np.sum(np.arange(1, ranks.size + 1) / ranks) / m)
 
 
 def rank(conf: np.ndarray) -> np.ndarray:
