@@ -56,7 +56,7 @@ def test_primary_without_web_large_is_the_original():
 
 def test_no_primary_but_additional_images():
     record = {**DOC_SAMPLE, "primaryImage": "", "primaryImageSmall": ""}
-    assert [(c.index, c.rendition) for c in image_candidates(record)] == [(0, "original"), (1, "original")]
+    assert [(c.index, c.rendition) for c in image_candidates(record)] == [(1, "original"), (2, "original")]
 
 
 def test_file_names_with_spaces_are_percent_encoded_once():

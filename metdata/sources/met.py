@@ -57,9 +57,9 @@ def image_candidates(record: dict) -> list[ImageCandidate]:
     additional = record.get("additionalImages") or []
     if not isinstance(additional, list):
         raise RecordError(f"additionalImages is {type(additional).__name__}, expected a list")
-    start = len(candidates)
-    for offset, url in enumerate(u for u in map(_url, additional) if u):
-        candidates.append(ImageCandidate(start + offset, url, "original"))
+    for index, url in enumerate(map(_url, additional), start=1):  # stable indices, even without a primary
+        if url:
+            candidates.append(ImageCandidate(index, url, "original"))
     return candidates
 
 
