@@ -17,6 +17,8 @@ import pyarrow as pa
 
 from metdata import manifests
 from metdata.errors import UserError
+from metdata.leakage import CHECKED, check_leakage
+from metdata.review.store import accepted_links, rejected_distractors
 
 UNKNOWN_PHOTOGRAPHER = "(unknown)"
 KIND_OF_DISTRACTOR = {"art": "other", "noart": "noart"}  # manifest kind -> queryset kind
@@ -95,8 +97,6 @@ def _split_distractors(rows: list[dict], val_fraction: float, seed: int) -> tupl
 def _leaks(root) -> dict[str, int]:
     """Run the leakage check (near copies of exhibits get status leak / met_copy and leave the dataset),
     then count every row so flagged, this time or before, per table."""
-    from metdata.leakage import CHECKED, check_leakage
-
     check_leakage(root)
     counts = {}
     for table, (kind, status) in CHECKED.items():
@@ -116,8 +116,6 @@ class SplitSummary:
 
 
 def _met_queries(root, train_classes: set[int], notes: list[str]) -> list[dict]:
-    from metdata.review.store import accepted_links
-
     links = accepted_links(root)
     queries = []
     unknown_object = 0
@@ -137,8 +135,6 @@ def _met_queries(root, train_classes: set[int], notes: list[str]) -> list[dict]:
 
 
 def _distractors(root) -> list[dict]:
-    from metdata.review.store import rejected_distractors
-
     path = manifests.manifest_path(root, "distractors")
     if not path.exists():
         return []
