@@ -67,8 +67,7 @@ def process_image(
             if rejection is not None:
                 return ImageResult(rejection[0], sha256, error=rejection[1], **sizes)
             target = _target_size(orig_w, orig_h, max_side_px)
-            if image.format == "JPEG":
-                image.draft("RGB", target[::-1] if rotated else target)
+            image.draft("RGB", target[::-1] if rotated else target)  # JPEG/MPO only; a no-op otherwise
             image.load()
             rgb = _to_rgb(ImageOps.exif_transpose(image) if orientation != 1 else image)
             if rgb.size != target:
