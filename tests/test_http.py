@@ -17,7 +17,7 @@ from metdata.sample.server import Request, Response, SampleServer
 class EchoService:
     """/json -> a JSON echo of the query; /html -> an HTML page; /bytes/<n> -> n bytes; /json403."""
 
-    prefixes = ("/json", "/html", "/bytes/", "/json403")
+    prefixes = ("/json", "/html", "/bytes/", "/json403", "/moved")
 
     def handle(self, request: Request, server: SampleServer) -> Response:
         if request.path == "/json":
@@ -26,6 +26,8 @@ class EchoService:
             return Response(200, b"<html><body>maintenance</body></html>", "text/html")
         if request.path == "/json403":
             return Response(403, b'{"message": "Forbidden"}')
+        if request.path == "/moved":
+            return Response(302, b"", "text/html", {"Location": "/bytes/5"})
         return Response(200, b"x" * int(request.path.rsplit("/", 1)[1]), "image/jpeg")
 
 
@@ -219,6 +221,22 @@ def test_rate_limiter_burst_and_validation():
     assert time.monotonic() - started >= 0.15
     with pytest.raises(ValueError):
         RateLimiter(rate_per_s=0)
+
+
+def test_redirect_is_followed(server):
+    with session() as s:
+        assert s.get_bytes(server.url + "/moved") == b"xxxxx"
+    assert [r.path for r in server.log] == ["/moved", "/bytes/5"]
+
+
+def test_retry_after_as_http_date():
+    from email.utils import formatdate
+
+    with session() as s:
+        wait_s = s._retry_after_s({"retry-after": formatdate(time.time() + 30, usegmt=True)})
+        assert 28 <= wait_s <= 30
+        assert s._retry_after_s({"retry-after": "0.25"}) == 0.25
+        assert s._retry_after_s({"retry-after": "soon"}) is None
 
 
 def test_with_query():
