@@ -180,7 +180,7 @@ class PoliteSession:
                 reply.body,
             ) from None
 
-    def get_reply(self, url: str, params: Mapping[str, Any] | None = None) -> "_Reply":
+    def get_reply(self, url: str, params: Mapping[str, Any] | None = None) -> _Reply:
         """A successful GET with its status and lower-cased headers, for APIs that signal in headers on a
         200 (MediaWiki's maxlag error carries its Retry-After that way)."""
         return self._request("GET", with_query(url, params), headers={"Accept": "application/json"})

@@ -223,6 +223,20 @@ def test_rate_limiter_burst_and_validation():
         RateLimiter(rate_per_s=0)
 
 
+def test_get_reply_exposes_status_and_headers(server):
+    with session() as s:
+        reply = s.get_reply(server.url + "/json", params={"q": "1"})
+    assert reply.status == 200 and reply.headers["content-type"].startswith("application/json")
+    assert reply.body.startswith(b"{")
+
+
+def test_reserve_returns_the_wait_without_sleeping():
+    limiter = RateLimiter(rate_per_s=4.0)
+    assert limiter.reserve() == 0.0
+    assert 0.2 <= limiter.reserve() <= 0.25
+    assert 0.45 <= limiter.reserve() <= 0.5  # slots are queued, not shared
+
+
 def test_redirect_is_followed(server):
     with session() as s:
         assert s.get_bytes(server.url + "/moved") == b"xxxxx"
