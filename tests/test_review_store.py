@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -312,3 +314,23 @@ def test_requests_for_other_host_names_and_non_loopback_addresses_are_refused(se
     assert proc.stderr.strip().startswith(
         "Error: --host 192.168.1.5: the review page listens on loopback only"
     )
+
+
+def test_the_review_command_serves_until_ctrl_c(root):
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "metdata.cli", "review", "--root", str(root), "--no-open"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        first = proc.stdout.readline()
+        url = re.match(r"Review page: (http://127\.0\.0\.1:\d+/)  \(6 items; Ctrl-C to stop\)", first).group(
+            1
+        )
+        assert json.loads(_get(url + "api/items?limit=1")[2])["total"] == 6
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"Stopped; decisions are in {store.decisions_path(root)}" in out
