@@ -220,10 +220,10 @@ def test_importing_a_decision_file_that_does_not_match_the_manifests_is_one_line
     bad = tmp_path / "bad.jsonl"
     good = {"item_kind": "query", "item_id": "a00000000002", "decision": "reject", "object_id": None}
     wrong = {"item_kind": "query", "item_id": "a00000000003", "decision": "accept", "object_id": 4242}
-    bad.write_text(json.dumps(good) + "\n" + json.dumps(wrong) + "\n")
+    bad.write_text(json.dumps(good) + "\n\n" + json.dumps(wrong) + "\n")
     proc = run_metdata("review", "--root", str(root), "--import", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"Error: {bad}: line 2: object_id 4242 is not among the crawled objects"
+    assert proc.stderr.strip() == f"Error: {bad}: line 3: object_id 4242 is not among the crawled objects"
     assert "Traceback" not in proc.stderr
     assert store.decisions_path(root).read_bytes() == before  # all or nothing
     unknown = tmp_path / "unknown.parquet"

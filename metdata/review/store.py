@@ -78,6 +78,11 @@ def _ids(root, kind: str, column: str) -> set:
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """All decision records of a JSON-lines file; an unfinished last line (a crash mid-write) is skipped."""
+    return [record for _, record in numbered_records(path)]
+
+
+def numbered_records(path: str | os.PathLike) -> list[tuple[int, dict]]:
+    """(line number, record) of each decision in a JSON-lines file, each checked for shape."""
     path = Path(path)
     if not path.exists():
         return []
@@ -88,16 +93,19 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         if not line.strip():
             continue
         try:
-            records.append((number, json.loads(line)))
+            record = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines):  # the torn tail of an interrupted append
                 continue
-            raise UserError(f"{path}:{number}: not a JSON decision record") from None
+            record = None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}: line {number}: not a JSON decision record")
+        records.append((number, record))
     for number, record in records:
         problem = check_decision(record)
         if problem:
-            raise UserError(f"{path}:{number}: {problem}")
-    return [record for _, record in records]
+            raise UserError(f"{path}: line {number}: {problem}")
+    return records
 
 
 def latest(records: Iterable[Mapping]) -> dict[tuple[str, str], dict]:
@@ -192,7 +200,7 @@ def import_decisions(root: str | os.PathLike, path: str | os.PathLike) -> int:
         rows = [(n, r) for n, r in enumerate(manifests.read(path, "decisions").to_pylist(), start=1)]
         where = "row"
     else:
-        rows = list(enumerate(read_jsonl(path), start=1))
+        rows = numbered_records(path)
         where = "line"
     known = KnownIds(root)
     for number, record in rows:
