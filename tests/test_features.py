@@ -158,7 +158,8 @@ def test_missing_store_or_image_is_a_user_error(r18, root):
 
 def test_cli_resnet18_random_weights_end_to_end(root, capsys):
     threads = str(torch.get_num_threads())  # the option works without changing this process's setting
-    argv = ["features", "--root", str(root), "--backbone", "resnet18", "--random-weights", "--threads", threads]
+    argv = ["features", "--root", str(root), "--backbone", "resnet18", "--random-weights", "--threads", threads,
+            "--batch-size", "4"]
     main(argv)
     out = capsys.readouterr().out
     assert "train: 6 images (6 computed, 0 reused), 512-d" in out

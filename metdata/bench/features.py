@@ -7,7 +7,8 @@ L2-normalised descriptors and normalises the mean again. Images are used at thei
 The unit of work is a batch of image keys: ``describe_images(backbone, images_dir, keys)`` returns
 ``(keys, float32 array)``. It is a pure function of an already loaded backbone, so a Dask worker that loads
 the model once can map it over the batches that ``plan_batches`` makes (images of one size together, so a
-batch is one forward pass; a size seen once is a batch of one).
+batch is one forward pass; a size seen once is a batch of one). On CPU at 500 px one image per forward pass
+is fastest (larger batches overflow the caches: benchmark/RESULTS.md), hence the default batch size of 1.
 
 The store, per backbone and image set (``train``, ``val``, ``test`` from ``ROOT/splits``, or any named key
 list)::
@@ -27,11 +28,12 @@ weights and settings reuses every row whose image file has the same size and mti
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,19 @@ def describe_images(
     return list(keys), describe_loaded(backbone, load_images(Path(images_dir), keys), scales)
 
 
+def describe_here(
+    backbone: Backbone, images_dir: Path, batches: Sequence[Sequence[str]], scales: Sequence[float] = SCALES
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(keys, descriptors) per batch in this process, decoding the next batch while the network runs."""
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        pending = loader.submit(load_images, images_dir, batches[0]) if batches else None
+        for n, batch in enumerate(batches):
+            images = pending.result()
+            if n + 1 < len(batches):
+                pending = loader.submit(load_images, images_dir, batches[n + 1])
+            yield list(batch), describe_loaded(backbone, images, scales)
+
+
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
     try:
@@ -192,12 +207,15 @@ def extract_set(
     *,
     keys: Sequence[str] | None = None,
     scales: Sequence[float] = SCALES,
-    batch_size: int = 8,
+    batch_size: int = 1,
     on_progress: Callable[[int], None] | None = None,
+    describe_batches: Callable[[list[list[str]]], Iterable[tuple[list[str], np.ndarray]]] | None = None,
 ) -> ExtractResult:
     """Describe the images of a set (the split's keys, or `keys`) and store them, reusing unchanged rows.
 
     on_progress(n) is called with the number of images finished after each batch (reused rows count at once).
+    describe_batches(batches) yields (keys, descriptors) per batch in any order, in place of this process
+    (metdata.dask_executor.batch_describer spreads the batches over Dask workers).
     """
     root = Path(root)
     keys = list(set_keys(root, set_name) if keys is None else keys)
@@ -226,15 +244,11 @@ def extract_set(
 
     row_of = {keys[i]: i for i in todo}
     batches = plan_batches({keys[i]: image_size(images_dir / keys[i]) for i in todo}, batch_size)
-    with ThreadPoolExecutor(max_workers=1) as loader:  # decode the next batch while this one runs
-        pending = loader.submit(load_images, images_dir, batches[0]) if batches else None
-        for n, batch in enumerate(batches):
-            images = pending.result()
-            if n + 1 < len(batches):
-                pending = loader.submit(load_images, images_dir, batches[n + 1])
-            X[[row_of[k] for k in batch]] = describe_loaded(backbone, images, scales)
-            if on_progress:
-                on_progress(len(batch))
+    describe = describe_batches or functools.partial(describe_here, backbone, images_dir, scales=scales)
+    for batch, descriptors in describe(batches):
+        X[[row_of[k] for k in batch]] = descriptors
+        if on_progress:
+            on_progress(len(batch))
 
     meta = {
         "format": STORE_FORMAT,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from metdata.errors import UserError
+from metdata.run import make_executor
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
@@ -38,10 +39,17 @@ def parse_scales(text: str) -> tuple[float, ...]:
 @click.option("--sets", default="train,val,test", show_default=True,
               help="Which split sets to describe (keys from ROOT/splits/<set>.parquet).")
 @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads [default: torch's choice].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="At most this many same-size images per forward pass.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="At most this many same-size images per forward pass (on CPU, 1 measured fastest).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local = this process; dask = spread the batches over the workers of the Dask cluster at "
+              "--scheduler (each loads the backbone once; ROOT and --weights at the same path on every worker).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786 (see docs/dask.md). "
+              "--threads then sets torch's threads per worker process; give the same value to a local run to "
+              "get bit-identical descriptors.")
 def features(root, backbone, weights, download_weights, weights_cache_dir, random_weights, scales, sets,
-             threads, batch_size):
+             threads, batch_size, executor, scheduler):
     """Describe every image of the split sets with GeM-pooled, L2-normalised, multi-scale descriptors.
 
     Writes ROOT/features/<backbone>/<set>.npy (float32, one row per image) and <set>.json (the image keys
@@ -63,16 +71,25 @@ def features(root, backbone, weights, download_weights, weights_cache_dir, rando
     if not set_names:
         raise UserError("--sets is empty; give e.g. train,val,test")
     key_lists = {name: set_keys(root, name) for name in set_names}  # fail on a missing split before loading
+    cluster = make_executor(executor, 1, scheduler) if executor == "dask" or scheduler else None
     model = load_backbone(backbone, weights=weights, download=download_weights, random_weights=random_weights,
                           cache_dir=weights_cache_dir)
     if threads:
         torch.set_num_threads(threads)
+    describe_batches = None
+    if cluster is not None:
+        from metdata.dask_executor import BackboneSpec, batch_describer
+
+        spec = BackboneSpec(model.name, model.weights, weights=weights and str(weights.resolve()),
+                            download=download_weights, random_weights=random_weights,
+                            cache_dir=weights_cache_dir and str(weights_cache_dir.resolve()), threads=threads)
+        describe_batches = batch_describer(cluster, spec, root.resolve() / "images", scale_values)
     click.echo(f"{model.name} ({model.weights}), scales {', '.join(f'{s:.4g}' for s in scale_values)}")
     for name, keys in key_lists.items():
         started = time.perf_counter()
         with tqdm(total=len(keys), desc=name, unit="img", leave=False) as bar:
             result = extract_set(root, model, name, keys=keys, scales=scale_values, batch_size=batch_size,
-                                 on_progress=bar.update)
+                                 on_progress=bar.update, describe_batches=describe_batches)
         seconds = time.perf_counter() - started
         click.echo(f"{name:>6}: {result.n_images} images ({result.n_computed} computed, {result.n_reused} reused)"
                    f", {result.dim}-d, {seconds:.1f} s -> {result.path}")
