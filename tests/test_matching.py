@@ -86,6 +86,7 @@ def test_the_ways_visitors_name_an_artwork_find_it_first(
 def test_auto_accept_needs_a_direct_match_or_strong_title_and_artist_and_no_tie(index):
     assert best(index, "Washington Crossing the Delaware by Emanuel Leutze")["auto_accept"]
     assert best(index, "Met 29.100.5")["auto_accept"]
+    assert not best(index, "Gallery 800", tags=["291005"])["auto_accept"]  # digits only: maybe a date
     assert not best(index, "Love Emanuel Leutze!")["auto_accept"]  # artist only
     assert not best(index, "great wave")["auto_accept"]  # partial title only
     rows = match_query(index, Query("q", "a vase"))  # two objects titled "Vase", no artist
