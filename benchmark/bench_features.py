@@ -29,14 +29,14 @@ from metdata import manifests
 from metdata.bench.backbones import load_backbone
 from metdata.bench.features import SCALES, extract_set
 
-REAL = Path("/work/shared/data/real/noart")
+PHOTOS = Path(__file__).resolve().parent.parent / "metdata" / "sample" / "data" / "noart"  # packaged real photos
 WIDTH, HEIGHT = 500, 375
 
 
 def make_root(n_images: int) -> Path:
     """A dataset root of n 500x375 JPEGs (real photos when available, else smooth noise)."""
     root = Path(tempfile.mkdtemp(prefix="bench-features-"))
-    sources = sorted(REAL.glob("*.jpg")) if REAL.is_dir() else []
+    sources = sorted(PHOTOS.glob("*.jpg"))
     rows = []
     for i in range(n_images):
         if sources:
