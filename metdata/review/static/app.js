@@ -74,7 +74,12 @@ async function show(index) {
 }
 
 function describeDecision(decision) {
-  if (!decision) return ["", "No decision yet."];
+  if (!decision) {
+    const auto = (item.candidates || []).find((c) => c.auto_accept);
+    return auto
+      ? ["", `No decision yet; linked automatically to candidate 1 (object ${auto.object_id}): 1 confirms, r rejects.`]
+      : ["", "No decision yet."];
+  }
   const when = decision.decided_at ? ` (${decision.decided_at})` : "";
   if (decision.decision === "accept" && decision.item_kind === "query") {
     const rank = (item.candidates || []).findIndex((c) => c.object_id === decision.object_id);
