@@ -76,10 +76,12 @@ def time_floor(model, scales, batch_size: int, n_images: int) -> tuple[float, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=16, help="images per measurement (a multiple of 8)")
+    parser.add_argument("--images", type=int, default=16, help="images per measurement (a multiple of each batch size)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 gives true per-core figures)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--backbones", default="efficientnet-lite0,resnet18")
+    parser.add_argument("--batch-sizes", default="1,8", help="images per forward pass to compare")
+    parser.add_argument("--single-scale-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = make_root(args.images)
@@ -89,8 +91,9 @@ def main() -> None:
     try:
         for name in args.backbones.split(","):
             model = load_backbone(name, random_weights=name != "efficientnet-lite0")
-            for scales, label in (((1.0,), "1"), (SCALES, "1, 0.707, 0.5")):
-                for batch in (1, 8):
+            scale_sets = [((1.0,), "1")] + ([] if args.single_scale_only else [(SCALES, "1, 0.707, 0.5")])
+            for scales, label in scale_sets:
+                for batch in (int(b) for b in args.batch_sizes.split(",")):
                     time_floor(model, scales, batch, batch)  # warm-up: allocator and kernels
                     ours, floor = [], []
                     for _ in range(args.repeats):
