@@ -200,3 +200,13 @@ def test_cli_missing_split_is_a_one_line_error(tmp_path, capsys):
 def test_duplicate_keys_are_a_user_error(r18, root):
     with pytest.raises(UserError, match="image set 'db': duplicate key 'MET/11/0.jpg'"):
         extract_set(root, r18, "db", keys=["MET/11/0.jpg", "MET/22/0.jpg", "MET/11/0.jpg"])
+
+
+def test_the_batch_function_runs_on_a_shipped_copy_of_the_model(r18, root):
+    """Dask ships the loaded model to workers by pickling; the copy gives the same descriptors."""
+    import pickle
+
+    keys = ["MET/11/0.jpg", "MET/22/1.jpg"]
+    shipped = pickle.loads(pickle.dumps(r18))
+    np.testing.assert_array_equal(describe_images(shipped, root / "images", keys)[1],
+                                  describe_images(r18, root / "images", keys)[1])
