@@ -81,7 +81,8 @@ def test_split_rules_hold(tmp_path):
     assert any("no kept exhibit" in note for note in summary.notes)
     assert all(r["key"].startswith(("test_met/", "test_other/", "test_noart/")) for s in ("val", "test")
                for r in splits[s])
-    assert [r["key"] for r in splits["test"]] == sorted(r["key"] for r in splits["test"])
+    names = [r["key"].rsplit("/", 1)[1] for r in splits["test"]]
+    assert names == sorted(names)  # by file name, so Met queries and distractors interleave in ties
 
 
 def test_same_seed_same_splits_other_seed_other_splits(tmp_path):

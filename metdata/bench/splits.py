@@ -148,6 +148,12 @@ def _queryset_row(d: dict) -> dict:
             "category": d["category"], "url": d["source_page"] or d["source_url"]}
 
 
+def _file_order(row: dict) -> tuple[str, str]:
+    """Order query sets by file name (a random hex id), not by folder: the scorer breaks confidence ties
+    by this order, and sorting by key would put every test_met/ query before the distractors."""
+    return row["key"].rsplit("/", 1)[-1], row["key"]
+
+
 def _summarise(rows: list[dict]) -> dict[str, int]:
     met = [r for r in rows if r["kind"] == "met"]
     return {"images": len(rows), "classes": len({r["met_id"] for r in met}), "met_queries": len(met),
@@ -182,8 +188,8 @@ def build_splits(root: str | os.PathLike, val_fraction: float = 0.1, seed: int =
     val = [q for i, g in enumerate(groups) if i in in_val for q in g]
     test = [q for i, g in enumerate(groups) if i not in in_val for q in g]
     val_d, test_d = _split_distractors(_distractors(root), val_fraction, seed)
-    val = sorted(val + [_queryset_row(d) for d in val_d], key=lambda r: r["key"])
-    test = sorted(test + [_queryset_row(d) for d in test_d], key=lambda r: r["key"])
+    val = sorted(val + [_queryset_row(d) for d in val_d], key=_file_order)
+    test = sorted(test + [_queryset_row(d) for d in test_d], key=_file_order)
     meta = {"val_fraction": val_fraction, "seed": seed}
     manifests.write(train, manifests.split_path(root, "train"), "train", meta)
     manifests.write(val, manifests.split_path(root, "val"), "queryset", meta)
