@@ -133,3 +133,15 @@ def test_duplicate_keys_in_the_ground_truth(tmp_path, capsys):
     parquet = manifests.write(rows, tmp_path / "test.parquet", "queryset")
     code, _, err = run(["score", str(preds), "--gt", str(parquet)], capsys)
     assert code == 2 and "duplicate query keys in the ground truth" in err
+
+
+def test_bom_and_crlf_are_accepted_and_line_numbers_still_right(tmp_path, gt_json, capsys):
+    good = tmp_path / "good.csv"
+    good.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(["query,prediction,confidence", *map(",".join, GOOD)]).encode())
+    code, out, _ = run(["score", str(good), "--gt", str(gt_json), "--json"], capsys)
+    assert code == 0 and json.loads(out)["gap"] == 0.25
+    bad = tmp_path / "bad.csv"
+    rows = [GOOD[0], GOOD[1], (GOOD[2][0], "1", "x"), GOOD[3]]
+    bad.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(["query,prediction,confidence", *map(",".join, rows)]).encode())
+    code, _, err = run(["score", str(bad), "--gt", str(gt_json)], capsys)
+    assert code == 2 and "line 4: confidence 'x' is not a number" in err

@@ -86,7 +86,7 @@ def _read_fast(path: Path) -> pa.Table | None:
 
 def first_problem(path: Path, gt_keys: set[str]) -> str | None:
     """Read the file line by line and describe its first bad line (None when every line is fine)."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
