@@ -97,7 +97,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "queries": pa.schema(
         [
             ("query_id", _str),  # 12 lowercase hex digits; the file is images/test_met/<query_id>.jpg
-            ("source", _str),  # "flickr" or "own"
+            ("source", _str),  # "flickr" or "own" ("official" for rows made by import-official)
             ("photo_id", _str),  # the source's id (Flickr photo id, or the file name for own photos)
             ("photographer", _str),  # Flickr NSID or the name given to import-photos
             ("photographer_name", _str),
