@@ -16,8 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
+from metdata import manifests
 from metdata.bench import metrics
+from metdata.bench.score import load_ground_truth
+from metdata.bench.whiten import pcawhitenlearn, whitenapply
 from metdata.errors import UserError
 
 GRID_K = (1, 2, 3, 5, 7, 10, 15, 20, 50)
@@ -98,7 +103,7 @@ def tune(sims, classes, n_classes, labels, is_met, ks=GRID_K, ts=GRID_T) -> Tuni
 
 
 @dataclass(frozen=True)
-class Predictions:
+class KnnPredictions:
     """kNN predictions for one split, in its ground-truth order, and how they were made."""
 
     keys: list[str]
@@ -121,12 +126,9 @@ def _rows_for(keys: list[str], X: np.ndarray, wanted: list[str], where: str) -> 
 
 
 def run_knn(root, split: str, backbone: str = "efficientnet-lite0", whiten_dim: int | None = 512,
-            k: int | None = None, t: float | None = None) -> Predictions:
+            k: int | None = None, t: float | None = None) -> KnnPredictions:
     """Predict `split` ("val" or "test") of ROOT; K and t are tuned on val unless both are given."""
-    from metdata import manifests
-    from metdata.bench.features import load_descriptors
-    from metdata.bench.score import load_ground_truth
-    from metdata.bench.whiten import pcawhitenlearn, whitenapply
+    from metdata.bench.features import load_descriptors  # imports torch: only when descriptors are needed
 
     if split not in ("val", "test"):
         raise UserError(f"split must be val or test, got {split!r}")
@@ -161,20 +163,15 @@ def run_knn(root, split: str, backbone: str = "efficientnet-lite0", whiten_dim: 
     if split == "test" or tuning is None:
         gt, keys, sims, classes = neighbours(split, k)
     pred, conf = met_confidence(sims[:, :k], classes[:, :k], n_classes, t)
-    return Predictions(keys, pred, conf, k, t, None if whiten_dim is None else database.shape[1], tuning)
+    return KnnPredictions(keys, pred, conf, k, t, None if whiten_dim is None else database.shape[1], tuning)
 
 
 def write_predictions(path, keys: list[str], pred: np.ndarray, conf: np.ndarray) -> None:
     """predictions.csv with the header query,prediction,confidence (confidences round-trip exactly)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    from metdata.manifests import atomic_path
-
     table = pa.table({"query": pa.array(keys, pa.string()), "prediction": pa.array(pred, pa.int64()),
                       "confidence": pa.array(conf, pa.float64())})
     plain = not any(set(key) & set(',"\r\n') for key in keys)
     options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with manifests.atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(b"query,prediction,confidence\n")
         pacsv.write_csv(table, f, options)
