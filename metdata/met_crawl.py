@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -110,7 +111,7 @@ def crawl_met(
     )
     stage = MetObjectStage(api_url, root, image_params, session_factory)
     client = stage.client  # this process's client, for the listing (and the stage's threads when local)
-    with client.session:
+    with client.session, closing(runner):  # a Dask executor holds a connection to its scheduler
         object_ids, notes = select_object_ids(client, selection)
         ledger = Ledger(root / "manifests" / ".ledger", "met", asdict(image_params))
         report = run_units(

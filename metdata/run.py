@@ -64,6 +64,9 @@ class LocalExecutor:
         """A limiter shared by all of this executor's workers: here, threads of one process."""
         return RateLimiter(rate_per_s)
 
+    def close(self) -> None:
+        """Nothing to release: the thread pool lives only inside imap_unordered (executors are closed after use)."""
+
 
 def _dask_executor(workers: int, scheduler: str | None = None):
     """Imported on use, so that the core never needs dask. The cluster decides the concurrency."""

@@ -78,6 +78,7 @@ def features(root, backbone, weights, download_weights, weights_cache_dir, rando
         torch.set_num_threads(threads)
     describe_batches = None
     if cluster is not None:
+        click.get_current_context().call_on_close(cluster.close)
         from metdata.dask_executor import BackboneSpec, batch_describer
 
         spec = BackboneSpec(model.name, model.weights, weights=weights and str(weights.resolve()),
