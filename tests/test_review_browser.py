@@ -40,6 +40,7 @@ def browser_page():
         pytest.skip("Debian's chromium is not installed (CI installs it)")
     from playwright.sync_api import sync_playwright
 
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         try:
@@ -55,7 +56,6 @@ def test_a_reviewer_decides_with_keys_and_buttons_and_everything_persists(browse
 
     page = browser_page
     root = make_root(tmp_path / "root")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     server = ReviewServer(root)
     try:
         page.goto(server.url)
@@ -127,3 +127,48 @@ def test_a_reviewer_decides_with_keys_and_buttons_and_everything_persists(browse
     assert links["a00000000001"] == second_choice and links["a00000000004"] == 106
     assert "a00000000002" not in links
     assert store.rejected_distractors(root) == {"d00000000002"}
+
+
+def test_items_beyond_the_first_page_load_as_one_navigates(browser_page, tmp_path):
+    from PIL import Image, ImageDraw
+    from playwright.sync_api import expect
+
+    root = tmp_path / "many"
+    queries = []
+    for n in range(120):
+        qid = f"{n:012x}"
+        path = root / f"images/test_met/{qid}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        im = Image.new("RGB", (120, 90), (n * 2, 90, 160))
+        ImageDraw.Draw(im).text((10, 10), str(n), fill="white")
+        im.save(path)
+        queries.append({"query_id": qid, "source": "own", "title": f"photo {n}", "status": "kept",
+                        "path": f"images/test_met/{qid}.jpg"})  # fmt: skip
+    manifests.write(queries, manifests.manifest_path(root, "queries"), "queries")
+    manifests.write([{"object_id": 1, "title": "Vase", "status": "ok"}], manifests.manifest_path(root, "objects"),
+                    "objects")  # fmt: skip
+    server = ReviewServer(root)
+    page = browser_page
+    try:
+        page.goto(server.url + "#50")
+        position = page.locator("#position")
+        expect(position).to_have_text("Item 50 of 120 · query")
+        page.keyboard.press("j")  # crosses into the second page of 50
+        expect(position).to_have_text("Item 51 of 120 · query")
+        expect(page.locator(".photo h2")).to_have_text("photo 50")
+        page.keyboard.press("s")
+        expect(position).to_have_text("Item 52 of 120 · query")
+        page.goto(server.url + "#120")
+        page.reload()
+        expect(page.locator(".photo h2")).to_have_text("photo 119")
+        page.keyboard.press("r")  # the last item: stays, shows the decision
+        expect(page.locator("#decision")).to_contain_text("Rejected all candidates")
+        page.keyboard.press("n")  # next undecided wraps around to the first item
+        expect(position).to_have_text("Item 1 of 120 · query")
+        page.screenshot(path=str(ARTIFACTS / "04-paging.png"))
+    finally:
+        server.stop()
+    assert [(r["item_id"], r["decision"]) for r in store.read_jsonl(store.decisions_path(root))] == [
+        (f"{50:012x}", "skip"),
+        (f"{119:012x}", "reject"),
+    ]
