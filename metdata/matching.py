@@ -13,8 +13,9 @@ works in two steps:
    recovered against the index vocabulary with rapidfuzz (edit distance 1 or 2, by length) and
    run-together hashtags are split into vocabulary words.
 2. **Scoring** (`score_candidate`): rapidfuzz's token_set_ratio of the object's title and artist
-   against the photo's tokens, combined as 0.6 x title + 0.35 x artist + 0.05 x (tags or date);
-   an exact accession number scores 100.
+   against the photo's tokens (the title's scaled down when the shared words are common ones),
+   combined as 0.6 x title + 0.35 x artist + 0.05 x (tags or date); an exact accession number or a
+   metmuseum.org link scores 100.
 
 Auto-accept rule (AUTO_ACCEPT_RULE): only the rank-1 candidate, only at or above the threshold
 (default 90), only when the accession number matched or both title and artist matched at or above
@@ -214,6 +215,14 @@ class MatchIndex:
     def __len__(self) -> int:
         return len(self.object_ids)
 
+    def specificity(self, field: str, evidence: Evidence) -> float:
+        """How telling the shared words are: 1 when their summed idf reaches SPECIFIC_IDF_SHARE of a
+        unique word's, less for common words alone ("spring" fully covers the title "Spring", but
+        thousands of titles contain it)."""
+        shared = evidence.words.keys() & set(field.split())
+        mass = sum(self.idf[self.vocab[w]] for w in shared)
+        return min(1.0, mass / (SPECIFIC_IDF_SHARE * math.log1p(max(len(self), 1))))
+
     # -- query tokens -------------------------------------------------------------------------------
     def query_tokens(self, text: str) -> dict[str, float]:
         """The photo's tokens mapped onto the vocabulary, each with a trust factor (1 exact, <1 recovered)."""
@@ -322,7 +331,8 @@ class MatchIndex:
         return hits
 
 
-ARTIST_KEY_SCORE = 90.0  # the artist field's score when the photo names the artist's distinctive token
+ARTIST_KEY_SCORE = 90.0
+SPECIFIC_IDF_SHARE = 0.6  # the artist field's score when the photo names the artist's distinctive token
 
 
 @dataclass
@@ -349,7 +359,7 @@ def _field_score(field: str, evidence: Evidence) -> float:
 def score_candidate(index: MatchIndex, cand: Candidate, evidence: Evidence) -> tuple[float, str, dict]:
     """Score one candidate 0..100; return (score, matched_on, per-field scores)."""
     i = cand.index
-    title = _field_score(index.titles[i], evidence)
+    title = _field_score(index.titles[i], evidence) * index.specificity(index.titles[i], evidence)
     artist = _field_score(index.artists[i], evidence)
     if index.artist_keys.get(index.artists[i], frozenset()) & evidence.words.keys():
         artist = max(artist, ARTIST_KEY_SCORE)
