@@ -96,6 +96,13 @@ def test_auto_accept_needs_a_direct_match_or_strong_title_and_artist_and_no_tie(
     assert not rows[0]["auto_accept"]  # the threshold is an option
 
 
+def test_a_title_covered_by_one_common_word_does_not_beat_a_rare_shared_word():
+    objects = [{"object_id": i, "title": f"Spring Landscape {i}"} for i in range(50)]
+    objects += [{"object_id": 100, "title": "Spring"}, {"object_id": 101, "title": "Cypresses near Arles"}]
+    rows = match_query(MatchIndex(objects), Query("q", "cypresses, on a spring walk"))
+    assert [r["object_id"] for r in rows[:2]] == [101, 100]
+
+
 def test_text_that_names_nothing_has_no_candidates(index):
     assert best(index, "Lunch break", "coffee time", ["nyc", "streetphotography"]) is None
 
