@@ -4,11 +4,11 @@ Two jobs, each run locally and on a fresh `LocalCluster` of 1 and of 2 worker pr
 alternating in one run, best of --repeats:
 
 * features: `extract_set` over --images 500x375 JPEGs with EfficientNet-Lite0 (bundled weights, three
-  scales, batch 1), locally with one torch thread, and on Dask with one torch thread per worker
+  scales, batch 1), locally with one and two torch threads, and on Dask with one torch thread per worker
   (`batch_describer`); the descriptors are checked bit-identical to the local ones.
 * crawl: `crawl met` of --objects sample-museum objects served on loopback, rate limit effectively off
   (--rate-per-s 1e6: every request still takes its slot from the scheduler, one round trip, which is the
-  Dask path's real cost), locally with 1 and 2 threads and on Dask.
+  Dask path's real cost), locally with 1, 2 and 4 threads and on Dask (one thread per worker).
 
 Reported: wall seconds (the scaling curve), CPU seconds of the coordinator plus all worker processes (the
 overhead), and the cluster's start-up. "cold" is the first features run on fresh workers (import torch,
@@ -63,11 +63,13 @@ def measure(run, client: Client | None) -> tuple[float, float]:
     return wall, time.process_time() - cpu0 + workers_cpu() - wcpu0
 
 
-def features_run(root: Path, model, scheduler: str | None):
+def features_run(root: Path, model, scheduler: str | None, threads: int = 1):
     def run():
         shutil.rmtree(root / "features", ignore_errors=True)
         if scheduler is None:
+            torch.set_num_threads(threads)
             extract_set(root, model, "train", scales=SCALES, batch_size=1)
+            torch.set_num_threads(1)
             return
         with DaskExecutor(scheduler) as executor:
             describe = batch_describer(executor, BackboneSpec(model.name, model.weights, threads=1), root / "images",
@@ -102,14 +104,17 @@ def main() -> None:
         crawl_run(crawl_base, server.met_api_url, args.objects, 2, None)()  # the sample server renders once
         for _ in range(args.repeats):
             jobs = {
-                "features, local (1 torch thread)": (features_run(root, model, None), None),
-                "crawl, local (1 thread)": (crawl_run(crawl_base, server.met_api_url, args.objects, 1, None), None),
-                "crawl, local (2 threads)": (crawl_run(crawl_base, server.met_api_url, args.objects, 2, None), None),
+                "features, local (1 torch thread)": features_run(root, model, None),
+                "features, local (2 torch threads)": features_run(root, model, None, threads=2),
+                "crawl, local (1 thread)": crawl_run(crawl_base, server.met_api_url, args.objects, 1, None),
+                "crawl, local (2 threads)": crawl_run(crawl_base, server.met_api_url, args.objects, 2, None),
+                "crawl, local (4 threads, the default)": crawl_run(crawl_base, server.met_api_url, args.objects, 4,
+                                                                   None),
             }
-            for name, (run, _) in jobs.items():
+            for name, run in jobs.items():
                 best[name] = min(best.get(name, (1e9, 1e9)), measure(run, None))
-            if reference is None:
-                reference = load_descriptors(root, BACKBONE, "train")[1]
+                if name == "features, local (1 torch thread)" and reference is None:
+                    reference = load_descriptors(root, BACKBONE, "train")[1]
             for n in (1, 2):
                 cluster, client, seconds = start_cluster(n)
                 startup[n] = min(startup.get(n, 1e9), seconds)
