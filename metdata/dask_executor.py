@@ -65,8 +65,13 @@ class DaskExecutor:
             raise UserError("--executor dask needs --scheduler ADDRESS, e.g. tcp://10.0.0.5:8786 (see docs/dask.md)")
         self.retries = retries
         try:
+            distributed.comm.get_address_host_port(distributed.comm.normalize_address(scheduler_address))
+        except ValueError as exc:
+            raise UserError(f"--scheduler {scheduler_address}: not a scheduler address ({exc}); expected the "
+                            "form tcp://10.0.0.5:8786") from None
+        try:
             self.client = distributed.Client(scheduler_address, timeout=connect_timeout_s, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise UserError(
                 f"--scheduler {scheduler_address}: no Dask scheduler answered within {connect_timeout_s:g} s ({exc})"
             ) from None

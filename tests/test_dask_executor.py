@@ -184,6 +184,14 @@ def test_an_unreachable_scheduler_is_a_user_error_within_the_timeout():
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.parametrize("address", ["scheduler-without-port", "http://127.0.0.1:8786"])
+def test_a_malformed_scheduler_address_is_a_user_error(address):
+    from metdata.dask_executor import DaskExecutor
+
+    with pytest.raises(UserError, match=f"--scheduler {address}: not a scheduler address .*tcp://10.0.0.5:8786"):
+        DaskExecutor(address)
+
+
 def test_without_dask_installed_the_executor_is_a_user_error(monkeypatch):
     from metdata.run import make_executor
 
