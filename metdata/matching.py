@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from metdata import manifests
 from metdata.errors import UserError
@@ -268,7 +268,8 @@ class MatchIndex:
         return None
 
     def _correct_uncached(self, word: str) -> str | None:
-        """The closest vocabulary word within edit distance 1 (5-7 letters) or 2 (8+); most frequent wins."""
+        """The closest vocabulary word within 1 (5-7 letters) or 2 (8+) edits, a swap of neighbours counting as
+        one (filed -> field); most frequent wins."""
         if len(word) < 5:
             return None
         max_edits = 1 if len(word) < 8 else 2
@@ -278,7 +279,7 @@ class MatchIndex:
             if not bucket:
                 continue
             for cand, dist, _ in process.extract(
-                word, bucket, scorer=Levenshtein.distance, score_cutoff=max_edits, limit=5
+                word, bucket, scorer=OSA.distance, score_cutoff=max_edits, limit=5
             ):
                 key = (dist, -int(self.df[self.vocab[cand]]), cand)
                 if best is None or key < best:

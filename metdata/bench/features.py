@@ -121,9 +121,19 @@ def describe_images(
 
 
 def describe_here(
-    backbone: Backbone, images_dir: Path, batches: Sequence[Sequence[str]], scales: Sequence[float] = SCALES
+    backbone: Backbone, images_dir: Path, batches: Sequence[Sequence[str]], scales: Sequence[float] = SCALES,
+    workers: int = 1,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
-    """(keys, descriptors) per batch in this process, decoding the next batch while the network runs."""
+    """(keys, descriptors) per batch in this process, decoding the next batch while the network runs.
+
+    With workers > 1, that many threads each run whole batches (torch and Pillow release the GIL); with
+    one torch thread each this keeps every core busy, which one multi-threaded forward pass on a 500 px
+    image does not (benchmark/RESULTS.md).
+    """
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metdata-features") as pool:
+            yield from pool.map(lambda batch: describe_images(backbone, images_dir, batch, scales), batches)
+        return
     with ThreadPoolExecutor(max_workers=1) as loader:
         pending = loader.submit(load_images, images_dir, batches[0]) if batches else None
         for n, batch in enumerate(batches):
@@ -208,6 +218,7 @@ def extract_set(
     keys: Sequence[str] | None = None,
     scales: Sequence[float] = SCALES,
     batch_size: int = 1,
+    workers: int = 1,
     on_progress: Callable[[int], None] | None = None,
     describe_batches: Callable[[list[list[str]]], Iterable[tuple[list[str], np.ndarray]]] | None = None,
 ) -> ExtractResult:
@@ -244,7 +255,8 @@ def extract_set(
 
     row_of = {keys[i]: i for i in todo}
     batches = plan_batches({keys[i]: image_size(images_dir / keys[i]) for i in todo}, batch_size)
-    describe = describe_batches or functools.partial(describe_here, backbone, images_dir, scales=scales)
+    describe = describe_batches or functools.partial(describe_here, backbone, images_dir, scales=scales,
+                                                     workers=workers)
     for batch, descriptors in describe(batches):
         X[[row_of[k] for k in batch]] = descriptors
         if on_progress:

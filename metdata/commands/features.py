@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def parse_scales(text: str) -> tuple[float, ...]:
               "--scales 1 is single-scale.")
 @click.option("--sets", default="train,val,test", show_default=True,
               help="Which split sets to describe (keys from ROOT/splits/<set>.parquet).")
-@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads [default: torch's choice].")
+@click.option("--workers", type=click.IntRange(min=1), default=len(os.sched_getaffinity(0)), show_default="usable CPUs",
+              help="Images described in parallel in this process (--executor local).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch CPU threads per worker [default: 1 with several --workers, else torch's choice].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="At most this many same-size images per forward pass (on CPU, 1 measured fastest).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -49,7 +53,7 @@ def parse_scales(text: str) -> tuple[float, ...]:
               "--threads then sets torch's threads per worker process; give the same value to a local run to "
               "get bit-identical descriptors.")
 def features(root, backbone, weights, download_weights, weights_cache_dir, random_weights, scales, sets,
-             threads, batch_size, executor, scheduler):
+             workers, threads, batch_size, executor, scheduler):
     """Describe every image of the split sets with GeM-pooled, L2-normalised, multi-scale descriptors.
 
     Writes ROOT/features/<backbone>/<set>.npy (float32, one row per image) and <set>.json (the image keys
@@ -74,6 +78,8 @@ def features(root, backbone, weights, download_weights, weights_cache_dir, rando
     cluster = make_executor(executor, 1, scheduler) if executor == "dask" or scheduler else None
     model = load_backbone(backbone, weights=weights, download=download_weights, random_weights=random_weights,
                           cache_dir=weights_cache_dir)
+    if cluster is None and workers > 1 and not threads:
+        threads = 1
     if threads:
         torch.set_num_threads(threads)
     describe_batches = None
@@ -90,7 +96,7 @@ def features(root, backbone, weights, download_weights, weights_cache_dir, rando
         started = time.perf_counter()
         with tqdm(total=len(keys), desc=name, unit="img", leave=False) as bar:
             result = extract_set(root, model, name, keys=keys, scales=scale_values, batch_size=batch_size,
-                                 on_progress=bar.update, describe_batches=describe_batches)
+                                 workers=workers, on_progress=bar.update, describe_batches=describe_batches)
         seconds = time.perf_counter() - started
         click.echo(f"{name:>6}: {result.n_images} images ({result.n_computed} computed, {result.n_reused} reused)"
                    f", {result.dim}-d, {seconds:.1f} s -> {result.path}")
