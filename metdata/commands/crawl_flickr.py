@@ -42,9 +42,10 @@ def _upload_date(ctx, param, value: str | None) -> int | None:
               help="Flickr API key (never stored in the repository or the dataset).")
 @click.option("--api-secret", envvar="METDATA_FLICKR_SECRET", show_envvar=True,
               help="Flickr API secret (flickrapi signs its calls with it).")
-@click.option("--rest-url", default=DEFAULT_REST_URL, show_default=True,
+@click.option("--rest-url", default=DEFAULT_REST_URL, show_default=True, envvar="FLICKR_REST_URL", show_envvar=True,
               help="Flickr REST endpoint (point it at the sample museum or a proxy).")
-@click.option("--static-url", default=DEFAULT_STATIC_URL, show_default=True,
+@click.option("--static-url", default=DEFAULT_STATIC_URL, show_default=True, envvar="FLICKR_STATIC_BASE",
+              show_envvar=True,
               help="Image host for photos whose answer carries no url_* size (URL built from server/id/secret).")
 @click.option("--min-upload-date", callback=_upload_date, metavar="YYYY-MM-DD",
               help="Only photos uploaded on or after this day (UTC).")

@@ -44,7 +44,7 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--recipe", type=click.Path(dir_okay=False), is_eager=True, callback=_load_recipe, expose_value=False,
               help="TOML recipe whose [crawl.met] table sets defaults, e.g. pipelines/met2021.toml "
                    "(the 2021 MET parameters). Options on the command line override it.")
-@click.option("--api-url", default=DEFAULT_API_URL, show_default=True,
+@click.option("--api-url", default=DEFAULT_API_URL, show_default=True, envvar="MET_API_BASE", show_envvar=True,
               help="Base URL of the Met Collection API (point it at a mirror or the sample museum).")
 @click.option("--object-ids", help="Comma-separated object ids to crawl instead of a listing.")
 @click.option("--object-ids-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -162,7 +162,7 @@ def _unfinished(root: Path, rows: dict) -> bool:
               help="art -> images/test_other, noart -> images/test_noart (the release's two distractor sets).")
 @click.option("--depth", type=int, default=0, show_default=True,
               help="Also walk subcategories this many levels down (cycles are visited once).")
-@click.option("--api-url", default=DEFAULT_API_URL, show_default=True,
+@click.option("--api-url", default=DEFAULT_API_URL, show_default=True, envvar="COMMONS_API_URL", show_envvar=True,
               help="MediaWiki api.php to crawl (point it at the sample museum or a mirror).")
 @click.option("--rate-per-s", type=float, default=2.0, show_default=True,
               help="Requests per second, API and downloads together (Wikimedia allows ~200 per minute).")
