@@ -145,10 +145,12 @@ def format_table(stats: DatasetStats) -> str:
     if stats.splits:
         lines += ["", f"{'split':<8}{'images':>9}{'classes':>9}{'Met q.':>8}{'photogr.':>10}{'art':>7}{'non-art':>9}"]
         for name, s in stats.splits.items():
-            lines.append(
-                f"{name:<8}{s.images:>9,}{s.classes:>9,}{s.met_queries:>8,}{s.photographers:>10,}"
-                f"{s.art_distractors:>7,}{s.noart_distractors:>9,}"
+            query_columns = (
+                f"{s.met_queries:>8,}{s.photographers:>10,}{s.art_distractors:>7,}{s.noart_distractors:>9,}"
+                if name != "train"  # the exhibits: no queries, photographers or distractors
+                else f"{'-':>8}{'-':>10}{'-':>7}{'-':>9}"
             )
+            lines.append(f"{name:<8}{s.images:>9,}{s.classes:>9,}{query_columns}")
     return "\n".join(lines)
 
 
