@@ -109,7 +109,7 @@ def test_recipe_with_an_unknown_key(sample_server, tmp_path, capsys):
         (["--object-ids", "12,abc"], ["'abc' is not a Met object id"]),
         (["--object-ids", "1", "--search", "cat"], ["--object-ids cannot be combined"]),
         (["--updated-since", "last week"], ["--updated-since 'last week'", "YYYY-MM-DD"]),
-        (["--max-aspect-ratio", "0.5"], ["--max-aspect-ratio must be at least 1"]),
+        (["--max-aspect-ratio", "0.5"], ["--max-aspect-ratio", "0.5 is not in the range x>=1"]),
     ],
 )
 def test_bad_input_is_one_line(sample_server, tmp_path, capsys, extra, fragments):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from metdata import query_crawl
+from metdata.commands.options import image_options
 from metdata.errors import UserError
 from metdata.http import PoliteSession, RateLimiter
 from metdata.sources.flickr import DEFAULT_REST_URL, DEFAULT_STATIC_URL, FlickrClient
@@ -58,14 +59,7 @@ def _upload_date(ctx, param, value: str | None) -> int | None:
               help="Image downloads per second from the static host (not counted in the API budget).")
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
               help="Photos downloaded and processed concurrently.")
-@click.option("--max-side-px", type=click.IntRange(min=1), default=_DEFAULT.max_side_px, show_default=True,
-              help="Download the smallest size covering this, and downsample to it (never upscale).")
-@click.option("--min-side-px", type=click.IntRange(min=1), default=_DEFAULT.min_side_px, show_default=True,
-              help="Drop photos whose shorter side is below this (status too_small).")
-@click.option("--max-aspect-ratio", type=float, default=_DEFAULT.max_aspect_ratio, show_default=True,
-              help="Drop photos whose long/short side ratio is above this (status aspect_ratio).")
-@click.option("--jpeg-quality", type=click.IntRange(1, 100), default=_DEFAULT.jpeg_quality, show_default=True,
-              help="JPEG quality of the stored queries.")
+@image_options(_DEFAULT, "photos")
 @click.option("--timeout-s", type=float, default=30.0, show_default=True,
               help="Longest wait for a server on one socket operation.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True,

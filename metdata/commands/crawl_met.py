@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from metdata import met_crawl
+from metdata.commands.options import image_options
 from metdata.errors import UserError
 from metdata.met_crawl import HttpParams, Selection
 from metdata.run import EXECUTORS
@@ -56,17 +57,10 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--limit", type=click.IntRange(min=1), help="Crawl at most this many objects of the selection.")
 @click.option("--max-images-per-object", type=int, default=_DEFAULT_IMAGE.max_images_per_object, show_default=True,
               help="Cap per object; the first images in record order (primary first) that survive the filters.")
-@click.option("--max-side-px", type=int, default=_DEFAULT_IMAGE.max_side_px, show_default=True,
-              help="Downsample so the longest side is at most this (never upscale).")
-@click.option("--min-side-px", type=int, default=_DEFAULT_IMAGE.min_side_px, show_default=True,
-              help="Drop images whose shorter side is below this (status too_small).")
-@click.option("--max-aspect-ratio", type=float, default=_DEFAULT_IMAGE.max_aspect_ratio, show_default=True,
-              help="Drop images whose long/short side ratio is above this (status aspect_ratio).")
+@image_options(_DEFAULT_IMAGE, "images")
 @click.option("--near-dup-max-hamming", type=int, default=_DEFAULT_IMAGE.near_dup_max_hamming, show_default=True,
               help="Images of one object whose 64-bit pHashes differ in at most this many bits (and whose "
                    "aspect ratios agree within 5%) are near duplicates; same-sha256 copies always are.")
-@click.option("--jpeg-quality", type=int, default=_DEFAULT_IMAGE.jpeg_quality, show_default=True,
-              help="JPEG quality of the stored exhibits.")
 @click.option("--rate-per-s", type=float, default=_DEFAULT_HTTP.rate_per_s, show_default=True,
               help="Requests per second, all workers together (the Met's CDN blocks bursts well below 80/s).")
 @click.option("--workers", type=int, default=_DEFAULT_HTTP.workers, show_default=True,

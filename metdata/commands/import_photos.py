@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from metdata import query_crawl
+from metdata.commands.options import image_options
 from metdata.stages.flickr_photo import QueryImageParams
 
 _DEFAULT = QueryImageParams()
@@ -23,14 +24,7 @@ _DEFAULT = QueryImageParams()
 @click.option("--license", "license_name", type=click.Choice(list(query_crawl.OWN_LICENSES)), default="CC BY 4.0",
               show_default=True, help="The licence you give your photos; only free licences, since the dataset "
                                       "is redistributed.")
-@click.option("--max-side-px", type=click.IntRange(min=1), default=_DEFAULT.max_side_px, show_default=True,
-              help="Downsample so the longest side is at most this (never upscale).")
-@click.option("--min-side-px", type=click.IntRange(min=1), default=_DEFAULT.min_side_px, show_default=True,
-              help="Drop photos whose shorter side is below this (status too_small).")
-@click.option("--max-aspect-ratio", type=float, default=_DEFAULT.max_aspect_ratio, show_default=True,
-              help="Drop photos whose long/short side ratio is above this (status aspect_ratio).")
-@click.option("--jpeg-quality", type=click.IntRange(1, 100), default=_DEFAULT.jpeg_quality, show_default=True,
-              help="JPEG quality of the stored queries.")
+@image_options(_DEFAULT, "photos")
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
               help="Photos processed concurrently.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")

@@ -7,8 +7,8 @@ server's address when served, so one world can be served on any port. Every imag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 BASE = "{base}"
 
