@@ -18,6 +18,7 @@ demo: setup
 	$(VENV)/bin/metdata demo --out $(DEMO_OUT)
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 lint: setup
