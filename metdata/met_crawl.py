@@ -55,6 +55,7 @@ class CrawlSummary:
     object_statuses: Counter
     image_statuses: Counter
     http: dict  # requests, retries, throttled, bytes, failures
+    http_elsewhere: bool = False  # the downloads ran in other processes (Dask workers): not in `http`
     notes: list[str] = field(default_factory=list)
     manifests: dict = field(default_factory=dict)
 
@@ -73,7 +74,8 @@ class CrawlSummary:
             "Images dropped: " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"),
             "Objects without images: " + (", ".join(f"{k} {v}" for k, v in other.items()) or "none"),
             (
-                f"Requests: {self.http.get('requests', 0)} (retries {self.http.get('retries', 0)}, "
+                ("Requests by this process, not the Dask workers': " if self.http_elsewhere else "Requests: ")
+                + f"{self.http.get('requests', 0)} (retries {self.http.get('retries', 0)}, "
                 f"throttled {self.http.get('throttled', 0)}, {self.http.get('bytes', 0) / 2**20:.1f} MiB)"
             ),
         ]
@@ -139,7 +141,7 @@ def crawl_met(
         root=root, api_url=client.api_url, objects=len(object_ids), resumed=report.resumed,
         public_domain=public_domain, object_statuses=report.statuses.get("objects", Counter()),
         image_statuses=report.statuses.get("exhibits", Counter()), http=client.session.stats.as_dict(),
-        notes=notes, manifests=paths,
+        http_elsewhere=executor != "local", notes=notes, manifests=paths,
     )
 
 
