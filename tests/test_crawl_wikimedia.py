@@ -13,7 +13,7 @@ from PIL import Image
 
 from metdata import manifests
 from metdata.cli import main
-from metdata.commands.crawl_wikimedia import crawl_distractors
+from metdata.distractor_crawl import crawl_distractors
 from metdata.http import HttpError, PoliteSession
 from metdata.leakage import check_leakage
 from metdata.met_crawl import HttpParams, Selection, crawl_met

@@ -2,155 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
 
-from metdata.errors import UserError
-from metdata.http import HttpError, PoliteSession
-from metdata.leakage import ExhibitHashes
-from metdata.met_crawl import library_versions
-from metdata.run import Ledger, LocalExecutor, compact, run_units
-from metdata.sources.wikimedia import (
-    DEFAULT_API_URL,
-    CommonsApiError,
-    CommonsClient,
-    FileInfo,
-    category_title,
-    thumb_step_px,
-    user_agent,
-)
-from metdata.stages.commons_file import FOLDERS, DistractorParams, crawl_file
-from metdata.stages.image import HASH_ALGO
-
-MAX_WORKERS = 3  # Wikimedia's etiquette: at most 3 concurrent connections
-_DEFAULT = DistractorParams()
-
-
-@dataclass
-class WikimediaSummary:
-    root: Path
-    api_url: str
-    files: int  # listed in the categories (after de-duplication by page id)
-    resumed: int  # finished by an earlier run
-    statuses: Counter
-    http: dict
-    exhibits: int  # exhibit images the files were compared with (0: no exhibits manifest yet)
-    notes: list[str] = field(default_factory=list)
-    manifest: Path | None = None
-
-    def lines(self) -> list[str]:
-        dropped = {k: v for k, v in sorted(self.statuses.items()) if k != "kept"}
-        lines = [
-            f"Files listed: {self.files} from {self.api_url}"
-            + (f" ({self.resumed} finished by an earlier run)" if self.resumed else ""),
-            f"Distractors kept: {self.statuses.get('kept', 0)}",
-            "Dropped: " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"),
-            (f"Compared with {self.exhibits} exhibit images by perceptual hash" if self.exhibits
-             else "No exhibits manifest yet: Met copies caught by metadata only (build-splits checks hashes later)"),
-            (f"Requests: {self.http.get('requests', 0)} (retries {self.http.get('retries', 0)}, "
-             f"throttled {self.http.get('throttled', 0)})"),
-            f"Manifest: {self.manifest}",
-        ]
-        return lines + [f"Note: {note}" for note in self.notes]
-
-
-def crawl_distractors(
-    root: str | Path,
-    categories: list[str],
-    kind: str,
-    *,
-    depth: int = 0,
-    api_url: str = DEFAULT_API_URL,
-    rate_per_s: float = 2.0,
-    workers: int = 2,
-    contact: str | None = None,
-    params: DistractorParams = _DEFAULT,
-    timeout_s: float = 30.0,
-    progress: bool = True,
-) -> WikimediaSummary:
-    """List the categories' files (subcategories to `depth`), then run the per-file stage, resumably."""
-    root = Path(root)
-    _check(categories, kind, depth, rate_per_s, workers, params)
-    session = PoliteSession(rate_per_s=rate_per_s, timeout_s=timeout_s, user_agent=user_agent(contact),
-                            pool_size=max(8, workers))
-    with session:
-        client = CommonsClient(session, api_url)
-        files, notes = _list_files(client, categories, depth, thumb_step_px(params.max_side_px))
-        ledger = Ledger(root / "manifests" / ".ledger", "wikimedia", asdict(params))
-        exhibits = ExhibitHashes.from_root(root)
-
-        def stage(pageid: int) -> dict:
-            return crawl_file(files[pageid], kind=kind, fetch=session.get_bytes, root=root, params=params,
-                              exhibits=exhibits)
-
-        report = run_units(
-            stage, list(files), ledger=ledger, executor=LocalExecutor(workers),
-            redo=functools.partial(_unfinished, root), progress_table="distractors", desc="files",
-            progress=progress,
-        )
-        metadata = {
-            "hash_algo": HASH_ALGO,
-            "library_versions": library_versions(),
-            "parameters": asdict(params),
-            "source": {"api_url": api_url},
-        }
-        paths = compact(ledger.results, root, {"distractors": "distractors"}, metadata)
-    statuses = Counter(r["status"] for pageid in files for r in ledger.results[pageid]["distractors"])
-    return WikimediaSummary(
-        root=root, api_url=api_url, files=len(files), resumed=report.resumed, statuses=statuses,
-        http=session.stats.as_dict(), exhibits=len(exhibits) if exhibits else 0, notes=notes,
-        manifest=paths["distractors"],
-    )
-
-
-def _check(categories: list[str], kind: str, depth: int, rate_per_s: float, workers: int,
-           params: DistractorParams) -> None:
-    checks = [
-        (bool(categories), "--category: give at least one category"),
-        (kind in FOLDERS, f"--kind {kind!r}: choose art or noart"),
-        (depth >= 0, "--depth must be 0 or more"),
-        (rate_per_s > 0, "--rate-per-s must be positive"),
-        (1 <= workers <= MAX_WORKERS, f"--workers must be between 1 and {MAX_WORKERS} (Wikimedia's etiquette)"),
-        (params.max_side_px >= 16, "--max-side-px must be at least 16"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise UserError(message)
-
-
-def _list_files(client: CommonsClient, categories: list[str], depth: int,
-                thumb_width_px: int) -> tuple[dict[int, FileInfo], list[str]]:
-    """Every file of the categories by page id; an unknown category is an error, an empty one a note."""
-    files: dict[int, FileInfo] = {}
-    empty = []
-    try:
-        for name in categories:
-            title = category_title(name)
-            if not client.category_exists(title):
-                raise UserError(f"--category {name!r}: {title} does not exist on {client.api_url}")
-            before = len(files)
-            for info in client.walk(title, depth, thumb_width_px):
-                files.setdefault(info.pageid, info)
-            if len(files) == before:
-                empty.append(title)
-    except HttpError as exc:
-        hint = " (Wikimedia refuses User-Agents without contact details: pass --contact)" if exc.status == 403 else ""
-        raise UserError(f"{client.api_url}: {exc}{hint}") from None
-    except CommonsApiError as exc:
-        raise UserError(f"{client.api_url} answered an API error: {exc}") from None
-    if not files:
-        raise UserError(f"{', '.join(empty)} on {client.api_url} holds no files (depth {depth}): nothing to crawl")
-    return files, [f"{title} holds no files (depth {depth})" for title in empty]
-
-
-def _unfinished(root: Path, rows: dict) -> bool:
-    """Redo a file whose download failed, or whose kept image has since vanished from disk."""
-    row = rows["distractors"][0]
-    return row["status"] == "http_error" or (row["status"] == "kept" and not (root / row["path"]).exists())
+from metdata.distractor_crawl import DEFAULT_PARAMS, MAX_WORKERS, crawl_distractors
+from metdata.sources.wikimedia import DEFAULT_API_URL
+from metdata.stages.commons_file import FOLDERS, DistractorParams
 
 
 @click.command("wikimedia")
@@ -170,9 +28,9 @@ def _unfinished(root: Path, rows: dict) -> bool:
               help="Concurrent downloads (Wikimedia asks for at most 3).")
 @click.option("--contact", metavar="EMAIL_OR_URL",
               help="Your e-mail or project URL for the User-Agent (Wikimedia refuses anonymous clients).")
-@click.option("--max-side-px", type=int, default=_DEFAULT.max_side_px, show_default=True,
+@click.option("--max-side-px", type=int, default=DEFAULT_PARAMS.max_side_px, show_default=True,
               help="Downsample so the longest side is at most this; the thumbnail is the standard width above it.")
-@click.option("--met-copy-max-hamming", type=int, default=_DEFAULT.met_copy_max_hamming, show_default=True,
+@click.option("--met-copy-max-hamming", type=int, default=DEFAULT_PARAMS.met_copy_max_hamming, show_default=True,
               help="A file within this many pHash bits of an exhibit image is a Met copy (status met_copy).")
 @click.option("--timeout-s", type=float, default=30.0, show_default=True,
               help="Longest wait for the server on one socket operation.")
