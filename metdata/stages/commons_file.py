@@ -18,13 +18,7 @@ from metdata.http import HttpError, TooLarge
 from metdata.leakage import DEFAULT_MAX_HAMMING, ExhibitHashes, flag_row
 from metdata.manifests import write_bytes_atomic
 from metdata.sources.wikimedia import FileInfo, is_public_domain, meta_value, strip_utm
-from metdata.stages.image import (
-    DEFAULT_JPEG_QUALITY,
-    DEFAULT_MAX_ASPECT_RATIO,
-    DEFAULT_MAX_SIDE_PX,
-    DEFAULT_MIN_SIDE_PX,
-    process_image,
-)
+from metdata.stages.image import ImageSpec
 
 FOLDERS = {"art": "test_other", "noart": "test_noart"}  # the official release's layout
 MET_NAMES = re.compile(r"metropolitan\s+museum|metmuseum\.org|\bthe\s+met\b", re.IGNORECASE)
@@ -33,13 +27,9 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
-class DistractorParams:
+class DistractorParams(ImageSpec):
     """The parameters that shape the distractor set (a resume must not change them)."""
 
-    max_side_px: int = DEFAULT_MAX_SIDE_PX
-    min_side_px: int = DEFAULT_MIN_SIDE_PX
-    max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
-    jpeg_quality: int = DEFAULT_JPEG_QUALITY
     met_copy_max_hamming: int = DEFAULT_MAX_HAMMING
 
 
@@ -100,8 +90,7 @@ def _decide(row: dict, info: FileInfo, fetch, root: Path, params: DistractorPara
         return {**row, "status": "too_large", "error": str(exc)}
     except HttpError as exc:
         return {**row, "status": "http_error", "error": str(exc)}
-    result = process_image(data, max_side_px=params.max_side_px, min_side_px=params.min_side_px,
-                           max_aspect_ratio=params.max_aspect_ratio, jpeg_quality=params.jpeg_quality)
+    result = params.process(data)
     row.update(status=result.status, error=result.error, width=result.width, height=result.height,
                orig_width=result.orig_width, orig_height=result.orig_height, sha256=result.sha256,
                phash=result.phash)

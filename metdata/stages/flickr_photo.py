@@ -20,19 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from metdata import manifests
 from metdata.http import HttpError, PoliteSession, TooLarge
 from metdata.sources.flickr import DEFAULT_STATIC_URL, LICENSES, Photo, image_url
-from metdata.stages.image import (
-    DEFAULT_JPEG_QUALITY,
-    DEFAULT_MAX_ASPECT_RATIO,
-    DEFAULT_MAX_SIDE_PX,
-    DEFAULT_MIN_SIDE_PX,
-    process_image,
-)
+from metdata.stages.image import ImageSpec
 
 FREE_LICENSE_IDS = frozenset({"4", "5", "7", "8", "9", "10", "11", "12"})
 # sha256 of "photo unavailable" images served in place of deleted photos. Ours is the sample museum's
@@ -43,14 +36,7 @@ QUERY_DIR = "images/test_met"
 RETRYABLE_STATUSES = frozenset({"http_error"})
 
 
-@dataclass(frozen=True)
-class QueryImageParams:
-    """The parameters that shape a stored query image (the same for Flickr and own photos)."""
-
-    max_side_px: int = DEFAULT_MAX_SIDE_PX
-    min_side_px: int = DEFAULT_MIN_SIDE_PX
-    max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
-    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+QueryImageParams = ImageSpec  # a stored query image (Flickr or own photo) takes exactly the generic parameters
 
 
 DEFAULT_PARAMS = QueryImageParams()
@@ -112,8 +98,7 @@ def store_query_image(
     sha256 = hashlib.sha256(data).hexdigest()
     if sha256 in PLACEHOLDER_SHA256:
         return {**row, "status": "placeholder", "sha256": sha256, "error": "the photo-unavailable placeholder"}
-    result = process_image(data, max_side_px=params.max_side_px, min_side_px=params.min_side_px,
-                           max_aspect_ratio=params.max_aspect_ratio, jpeg_quality=params.jpeg_quality)
+    result = params.process(data)
     row = {**row, "status": result.status, "sha256": result.sha256, "orig_width": result.orig_width,
            "orig_height": result.orig_height, "error": result.error}
     if result.status != "kept":

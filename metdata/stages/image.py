@@ -41,6 +41,21 @@ class ImageResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class ImageSpec:
+    """How every stored image is shaped, whatever its source; each source's parameters extend it."""
+
+    max_side_px: int = DEFAULT_MAX_SIDE_PX
+    min_side_px: int = DEFAULT_MIN_SIDE_PX
+    max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+
+    def process(self, data: bytes) -> ImageResult:
+        """`process_image` with these parameters."""
+        return process_image(data, max_side_px=self.max_side_px, min_side_px=self.min_side_px,
+                             max_aspect_ratio=self.max_aspect_ratio, jpeg_quality=self.jpeg_quality)
+
+
 def process_image(
     data: bytes,
     *,

@@ -18,26 +18,15 @@ from metdata.http import HttpError, TooLarge
 from metdata.manifests import write_bytes_atomic
 from metdata.sources.met import ImageCandidate, MetClient, RecordError, image_candidates, object_row
 from metdata.stages import dedup
-from metdata.stages.image import (
-    DEFAULT_JPEG_QUALITY,
-    DEFAULT_MAX_ASPECT_RATIO,
-    DEFAULT_MAX_SIDE_PX,
-    DEFAULT_MIN_SIDE_PX,
-    ImageResult,
-    process_image,
-)
+from metdata.stages.image import ImageResult, ImageSpec
 
 
 @dataclass(frozen=True)
-class ImageParams:
+class ImageParams(ImageSpec):
     """The parameters that shape the exhibit set (recorded in the manifests; a resume must not change them)."""
 
     max_images_per_object: int = dedup.DEFAULT_MAX_IMAGES
-    max_side_px: int = DEFAULT_MAX_SIDE_PX
-    min_side_px: int = DEFAULT_MIN_SIDE_PX
-    max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
     near_dup_max_hamming: int = dedup.DEFAULT_MAX_HAMMING
-    jpeg_quality: int = DEFAULT_JPEG_QUALITY
 
 
 class MetObjectStage:
@@ -131,13 +120,7 @@ def _download(session, url: str, candidate: ImageCandidate, rendition: str, para
         return _Fetched(candidate, url, rendition, None, "too_large", str(exc))
     except HttpError as exc:
         return _Fetched(candidate, url, rendition, None, "http_error", str(exc))
-    result = process_image(
-        data,
-        max_side_px=params.max_side_px,
-        min_side_px=params.min_side_px,
-        max_aspect_ratio=params.max_aspect_ratio,
-        jpeg_quality=params.jpeg_quality,
-    )
+    result = params.process(data)
     return _Fetched(candidate, url, rendition, result, result.status, result.error)
 
 
