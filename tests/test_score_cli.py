@@ -87,6 +87,13 @@ BAD_CASES = {
     "missing query": (None, GOOD[:3], "1 ground-truth queries"),
     "short row": (None, [GOOD[0], (GOOD[1][0], "7"), *GOOD[2:]], "line 3: 2 fields, the header has 3"),
     "header only": (None, [], "no predictions after the header"),
+    # what the fast reader refuses, the diagnosis must blame on its line too
+    "plus-signed class id": (None, [(GOOD[0][0], "+1", "0.9"), *GOOD[1:]], "line 2: prediction '+1' is not"),
+    "class id over 64 bits": (None, [*GOOD[:3], (GOOD[3][0], "9" * 20, "0.1")], "line 5: prediction '999"),
+    "underscore in confidence": (None, [GOOD[0], (GOOD[1][0], "7", "1_0"), *GOOD[2:]],
+                                 "line 3: confidence '1_0' is not a number"),
+    # padded ids are fine for the fast reader, so the diagnosis must not blame line 2 for a later duplicate
+    "duplicate after a padded id": (None, [(GOOD[0][0], " 1 ", "0.9"), *GOOD], "line 3: duplicate query"),
 }
 
 

@@ -28,7 +28,10 @@ from metdata.errors import UserError
 
 COLUMNS = ("query", "prediction", "confidence")
 MISSING_MODES = ("error", "wrong")
-_INT = re.compile(r"[+-]?\d+")
+# What pyarrow.csv accepts as int64 and float64 (the fast path), so that the line-by-line diagnosis blames
+# the line pyarrow failed on: ASCII digits only, no "+" on integers, no "_" separators, blanks around.
+_INT = re.compile(r"[ \t]*-?[0-9]+[ \t]*")
+_INT64 = range(-(2**63), 2**63)
 _NEVER_CORRECT = np.iinfo(np.int64).min  # the prediction given to a missing query under --missing wrong
 
 
@@ -107,7 +110,11 @@ def first_problem(path: Path, gt_keys: set[str]) -> str | None:
             query, prediction, confidence = (row[col[c]] for c in COLUMNS)
             if not _INT.fullmatch(prediction):
                 return f"{path}: line {line}: prediction {prediction!r} is not an integer class id"
+            if int(prediction) not in _INT64:
+                return f"{path}: line {line}: prediction {prediction!r} does not fit a 64-bit class id"
             try:
+                if not confidence.isascii() or "_" in confidence:
+                    raise ValueError(confidence)
                 value = float(confidence)
             except ValueError:
                 return f"{path}: line {line}: confidence {confidence!r} is not a number"
