@@ -79,7 +79,8 @@ def _class_id(entry, field: str, path: Path, index: int, required: bool) -> int 
 
 def _path_of(entry: dict, path: Path, index: int) -> str:
     value = entry.get("path")
-    if not isinstance(value, str) or not value or value.startswith(("/", "images/")):
+    if (not isinstance(value, str) or not value or value.startswith(("/", "images/"))
+            or ".." in value.split("/")):  # import places images at images/<path>: never outside it
         raise UserError(f"{path}: entry {index}: 'path' must be a path relative to images/, got {value!r}")
     return value
 
