@@ -210,3 +210,12 @@ def test_the_batch_function_runs_on_a_shipped_copy_of_the_model(r18, root):
     shipped = pickle.loads(pickle.dumps(r18))
     np.testing.assert_array_equal(describe_images(shipped, root / "images", keys)[1],
                                   describe_images(r18, root / "images", keys)[1])
+
+
+def test_default_workers_without_an_affinity_mask(monkeypatch):
+    """macOS and Windows have no os.sched_getaffinity: the default falls back to the CPU count."""
+    from metdata.commands import features as command
+
+    monkeypatch.delattr(command.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(command.os, "cpu_count", lambda: 3)
+    assert command.usable_cpus() == 3

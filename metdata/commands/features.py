@@ -12,6 +12,13 @@ from metdata.errors import UserError
 from metdata.run import make_executor
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, as on Linux; else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def parse_scales(text: str) -> tuple[float, ...]:
     try:
         scales = tuple(float(t) for t in text.split(","))
@@ -39,7 +46,7 @@ def parse_scales(text: str) -> tuple[float, ...]:
               "--scales 1 is single-scale.")
 @click.option("--sets", default="train,val,test", show_default=True,
               help="Which split sets to describe (keys from ROOT/splits/<set>.parquet).")
-@click.option("--workers", type=click.IntRange(min=1), default=len(os.sched_getaffinity(0)), show_default="usable CPUs",
+@click.option("--workers", type=click.IntRange(min=1), default=usable_cpus(), show_default="usable CPUs",
               help="Images described in parallel in this process (--executor local).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="torch CPU threads per worker [default: 1 with several --workers, else torch's choice].")
