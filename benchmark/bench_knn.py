@@ -60,7 +60,8 @@ def main() -> None:
     assert np.array_equal(idx[:50, 0], check.argmax(axis=1)), "faiss disagrees with brute force"
 
     peaks = {shape: sgemm_gflops(queries, database, *shape, args.sgemm_budget_s)
-             for shape in ((min(4096, args.queries), 1024), (min(4096, args.queries), 16384))}
+             for shape in ((min(4096, args.queries), min(1024, args.database)),
+                           (min(4096, args.queries), min(16384, args.database)))}
     peak_wall = max(wall for wall, _ in peaks.values())
     peak_cpu = max(cpu for _, cpu in peaks.values())
     faiss_wall, faiss_cpu = flops / t_faiss / 1e9, flops / cpu_faiss / 1e9

@@ -43,7 +43,8 @@ def official_style(pred: list, conf: list, label: list) -> tuple[float, float, f
     return gap / n_met, gap_minus / n_met, acc / n_met
 
 
-def make_data(folder: Path, n: int, met_share: float, seed: int = 0) -> tuple[Path, Path]:
+def make_data(folder: Path, n: int, met_share: float, seed: int = 0) -> tuple[Path, Path, Path]:
+    """The GT parquet and the same predictions twice: rows in GT order and shuffled."""
     rng = np.random.default_rng(seed)
     is_met = rng.random(n) < met_share
     ids = rng.choice(2**48, size=n, replace=False)
