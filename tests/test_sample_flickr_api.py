@@ -211,3 +211,17 @@ def test_photos_render_deterministically_and_every_size_shows_the_same_scene(wor
     same = np.abs(grey(medium()) - grey(world.renderers[photo.image_path]())).mean()
     different = np.abs(grey(medium()) - grey(world.renderers[other.image_path]())).mean()
     assert same < 8 < different  # mean grey-level difference: one photo at two sizes, not two scenes
+
+
+def test_json_bytes_are_compact_with_php_escapes(sample_server, world):
+    """What a client reads off the wire matches the real captures of source_apis.md B.6, byte for byte."""
+    fake_method = _get(sample_server, method="flickr.fakeMethod", format="json", nojsoncallback=1)
+    assert fake_method.content == b'{"stat":"fail","code":112,"message":"Method \\"flickr.fakeMethod\\" not found"}'
+    owner = next(p for p in world.photographers if not p.realname.isascii())
+    photo = next(p for p in world.photos if p.owner == owner.nsid)
+    info = _get(sample_server, method="flickr.photos.getInfo", photo_id=photo.photo_id, format="json",
+                nojsoncallback=1)
+    assert info.content.isascii() and b"https:\\/\\/www.flickr.com\\/photos\\/" in info.content
+    assert info.content.startswith(b'{"photo":{"visibility":{"ispublic":1,"isfriend":0,"isfamily":0},')
+    assert info.content.endswith(b'},"stat":"ok"}')
+    assert info.json()["photo"]["owner"]["realname"] == owner.realname

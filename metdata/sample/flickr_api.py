@@ -349,8 +349,9 @@ def _oauth_key(authorization: str) -> str:
 
 
 def _json_response(payload: dict, q: dict) -> Response:
-    """Bare JSON with nojsoncallback=1, else JSONP; slashes escaped as the real API does."""
-    body = json.dumps(payload, ensure_ascii=False).replace("/", "\\/")
+    """Bare JSON with nojsoncallback=1, else JSONP; compact, with PHP json_encode's escapes (non-ASCII as
+    \\uXXXX, "/" as "\\/") as in the real captures of B.5/B.6."""
+    body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/")
     if q.get("nojsoncallback") != "1":
         body = f"{q.get('jsoncallback') or 'jsonFlickrApi'}({body})"
     return Response(200, body.encode("utf-8"), "text/javascript; charset=utf-8")
