@@ -50,9 +50,8 @@ def l2_normalize(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(norms, np.finfo(X.dtype).tiny)
 
 
-def whitenapply(X: np.ndarray, m: np.ndarray, P: np.ndarray, d: int | None = None) -> np.ndarray:
-    """Project with the top d rows of P (all by default) and L2-normalise; float32 like the input."""
-    P = P if d is None else P[:d]
+def whitenapply(X: np.ndarray, m: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """z = P (x - m) for every row, then L2-normalise; float32 like the input (pcawhitenlearn chose d)."""
     Z = np.empty((X.shape[0], P.shape[0]), dtype=np.float32)
     for b in _blocks(X.shape[0]):
         Z[b] = l2_normalize((X[b].astype(np.float64) - m) @ P.T)
