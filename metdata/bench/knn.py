@@ -7,8 +7,10 @@ classes among them and n the number of training classes::
     conf_c = exp(t s_c) / (sum_{c' in C_K} exp(t s_c') + (n - |C_K|))
 
 a softmax over all n classes where absent classes have similarity 0. The prediction is the nearest
-neighbour's class (the argmax for t > 0; exact similarity ties go to the smallest class id, as in the
-official code) and its confidence is the largest conf_c. K and t are tuned on val GAP over the paper's grid.
+neighbour's class (the argmax for t > 0 when the top similarity is positive; exact similarity ties go to the
+smallest class id, as in the official code; when every similarity is <= 0 the official argmax falls to the
+smallest id of all n classes, we keep the 1-NN class) and its confidence is the largest conf_c. K and t are
+tuned on val GAP over the paper's grid.
 """
 
 from __future__ import annotations
