@@ -142,3 +142,12 @@ def test_knn_command_writes_predictions_that_score(knn_root, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert exc.value.code == 0 and "tuned on val (108 grid points)" in printed and "whitened to 8-D" in printed
     assert score_file(out, manifests.split_path(knn_root, "val"))["n_queries"] == 30
+
+
+def test_tuning_on_a_val_set_without_met_queries_names_it(knn_root):
+    path = manifests.split_path(knn_root, "val")
+    val = manifests.read(path, "queryset").to_pylist()
+    manifests.write([{**r, "met_id": None, "kind": "other"} for r in val], path, "queryset")
+    with pytest.raises(UserError, match=r"val\.parquet: no Met queries, so val GAP cannot tune"):
+        knn.run_knn(knn_root, "test")
+    assert knn.run_knn(knn_root, "test", k=1, t=1).tuning is None

@@ -160,6 +160,8 @@ def run_knn(root, split: str, backbone: str = "efficientnet-lite0", whiten_dim: 
     tuning = None
     if k is None:
         gt, keys, sims, classes = neighbours("val", max(GRID_K))
+        if not gt.is_met.any():
+            raise UserError(f"{gt.path}: no Met queries, so val GAP cannot tune K and t; give --k and --t")
         tuning = tune(sims, classes, n_classes, gt.labels, gt.is_met)
         k, t = tuning.k, tuning.t
     if split == "test" or tuning is None:
