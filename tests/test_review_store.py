@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -334,3 +335,13 @@ def test_the_review_command_serves_until_ctrl_c(root):
             proc.kill()
     assert proc.returncode == 0, err
     assert f"Stopped; decisions are in {store.decisions_path(root)}" in out
+
+
+def test_a_busy_port_is_one_error_line(root):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_metdata("review", "--root", str(root), "--port", str(port), "--no-open")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith(f"Error: --port {port}: cannot listen on 127.0.0.1:{port}")

@@ -306,7 +306,10 @@ class ReviewServer:
         check_loopback(host)
         root = Path(root)
         app = ReviewApp(ReviewData(root), DecisionStore(root, KnownIds(root)))
-        self.httpd = ReviewHTTPServer((host, port), app)
+        try:
+            self.httpd = ReviewHTTPServer((host, port), app)
+        except OSError as exc:  # port taken or not ours to bind: a user mistake, not a traceback
+            raise UserError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.httpd.server_address[1]}/"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="metdata-review", daemon=True)
