@@ -55,6 +55,7 @@ def test_split_rows_come_from_the_split_files(tmp_path):
     manifests.write([{"key": "MET/1/0.jpg", "object_id": 1}], manifests.split_path(root, "train"), "train")
     test_rows = [
         {"key": "test_met/aaaaaaaaaaaa.jpg", "met_id": 1, "kind": "met", "photographer": "p1"},
+        {"key": "test_met/bbbbbbbbbbbb.jpg", "met_id": 1, "kind": "met", "photographer": None},
         {"key": "test_noart/ffffffffffff.jpg", "met_id": None, "kind": "noart"},
         {"key": "test_other/eeeeeeeeeeee.jpg", "met_id": None, "kind": "other"},
     ]
@@ -62,9 +63,10 @@ def test_split_rows_come_from_the_split_files(tmp_path):
     stats = compute(root)
     assert stats.splits["train"].images == 1
     test = stats.splits["test"]
-    assert (test.images, test.classes, test.met_queries, test.photographers) == (3, 1, 1, 1)
+    # the unknown photographer counts as one, as in build-splits' table (same rows, same numbers)
+    assert (test.images, test.classes, test.met_queries, test.photographers) == (4, 1, 2, 2)
     assert (test.art_distractors, test.noart_distractors) == (1, 1)
-    assert stats.met_queries == 1  # split membership wins over unreviewed candidates
+    assert stats.met_queries == 2  # split membership wins over unreviewed candidates
 
 
 def test_plots_are_png_files(tmp_path):

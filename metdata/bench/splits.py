@@ -154,7 +154,8 @@ def _file_order(row: dict) -> tuple[str, str]:
     return row["key"].rsplit("/", 1)[-1], row["key"]
 
 
-def _summarise(rows: list[dict]) -> dict[str, int]:
+def summarise_queryset(rows: list[dict]) -> dict[str, int]:
+    """One row of the split table (build-splits and stats share it, so their numbers agree)."""
     met = [r for r in rows if r["kind"] == "met"]
     return {"images": len(rows), "classes": len({r["met_id"] for r in met}), "met_queries": len(met),
             "photographers": len({_photographer(r) for r in met}),
@@ -195,7 +196,7 @@ def build_splits(root: str | os.PathLike, val_fraction: float = 0.1, seed: int =
     manifests.write(val, manifests.split_path(root, "val"), "queryset", meta)
     manifests.write(test, manifests.split_path(root, "test"), "queryset", meta)
     table = {"train": {"images": len(train), "classes": len({r["object_id"] for r in train})},
-             "val": _summarise(val), "test": _summarise(test)}
+             "val": summarise_queryset(val), "test": summarise_queryset(test)}
     return SplitSummary(table, leaks, notes)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from metdata import manifests
+from metdata.bench.splits import summarise_queryset
 from metdata.errors import UserError
 
 IMAGES_PER_CLASS_BINS = list(range(1, 11))
@@ -117,16 +118,7 @@ def _split_stats(root: Path) -> dict[str, SplitStats]:
         path = manifests.split_path(root, split)
         if not path.exists():
             continue
-        table = manifests.read(path, "queryset").to_pylist()
-        met = [r for r in table if r["met_id"] is not None]
-        out[split] = SplitStats(
-            images=len(table),
-            classes=len({r["met_id"] for r in met}),
-            met_queries=len(met),
-            photographers=len({r["photographer"] for r in met if r["photographer"]}),
-            art_distractors=sum(r["kind"] == "other" for r in table),
-            noart_distractors=sum(r["kind"] == "noart" for r in table),
-        )
+        out[split] = SplitStats(**summarise_queryset(manifests.read(path, "queryset").to_pylist()))
     return out
 
 
