@@ -48,6 +48,8 @@ AUTO_ACCEPT_RULE = (
 )
 WEIGHTS = {"title": 0.6, "artist": 0.35, "extra": 0.05}  # extra = object tags or date
 FIELD_MATCH_MIN = 80.0  # a field counts in `matched_on` at or above this score
+ARTIST_KEY_SCORE = 90.0  # the artist field's score when the photo names the artist's distinctive token
+SPECIFIC_IDF_SHARE = 0.6  # shared title words whose idf reaches this share of a unique word's fully count
 
 # Function words (English and the languages visitors often write in) and museum boilerplate.
 _STOP_WORDS_TEXT = """
@@ -330,10 +332,6 @@ class MatchIndex:
             for i in self.accessions.get(key, []) if key else []:
                 hits.setdefault(i, kind)
         return hits
-
-
-ARTIST_KEY_SCORE = 90.0
-SPECIFIC_IDF_SHARE = 0.6  # the artist field's score when the photo names the artist's distinctive token
 
 
 @dataclass
