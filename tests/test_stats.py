@@ -83,3 +83,15 @@ def test_cli_missing_manifest_is_one_line(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "exhibits.parquet" in err and err.count("\n") == 1
+
+
+def test_cli_no_kept_exhibits_prints_the_table_then_one_line(tmp_path, capsys):
+    root = tmp_path / "root"
+    manifests.write([{"object_id": 1, "image_index": 0, "path": None, "status": "duplicate"}],
+                    manifests.manifest_path(root, "exhibits"), "exhibits")
+    with pytest.raises(SystemExit) as exc:
+        main(["stats", "--root", str(root)])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and "exhibit images" in out
+    assert err.startswith("Error: no kept exhibit images") and err.count("\n") == 1
+    assert not (root / "stats").exists()

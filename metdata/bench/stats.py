@@ -154,9 +154,9 @@ def write_plots(stats: DatasetStats, out_dir: str | Path) -> dict[str, Path]:
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if stats.exhibit_images == 0:
-        raise UserError(f"{out_dir.parent}: no kept exhibit images to plot")
+        raise UserError(f"no kept exhibit images, so no plots to write to {out_dir} (--no-plots prints the table)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     plots = {}
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
