@@ -155,7 +155,7 @@ def write_plots(stats: DatasetStats, out_dir: str | Path) -> dict[str, Path]:
 
     out_dir = Path(out_dir)
     if stats.exhibit_images == 0:
-        raise UserError(f"no kept exhibit images, so no plots to write to {out_dir} (--no-plots prints the table)")
+        raise UserError(f"no kept exhibit images, so there is nothing to plot into {out_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = {}
 
