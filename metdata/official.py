@@ -74,6 +74,8 @@ def _class_id(entry, field: str, path: Path, index: int, required: bool) -> int 
             f"{path}: entry {index}: {field!r} is {json.dumps(value)} ({type(value).__name__}); "
             "class ids must be JSON integers"
         )
+    if not -(2**63) <= value < 2**63:
+        raise UserError(f"{path}: entry {index}: {field!r} is {value}, beyond a 64-bit class id")
     return value
 
 

@@ -95,6 +95,7 @@ def test_mini_database_is_deterministic_and_about_fifteen_percent():
     [
         ([{"path": "test_met/a.jpg", "MET_id": "34"}], "class ids must be JSON integers"),
         ([{"path": "test_met/a.jpg", "MET_id": 34.0}], "class ids must be JSON integers"),
+        ([{"path": "test_met/a.jpg", "MET_id": 2**64}], "beyond a 64-bit class id"),
         ([{"path": "test_met/a.jpg"}], "is not under test_other/ or test_noart/"),
         ([{"path": "/abs/a.jpg", "MET_id": 1}], "relative to images/"),
         ([{"path": "test_met/../../a.jpg", "MET_id": 1}], "relative to images/"),
