@@ -126,10 +126,6 @@ class DecisionStore:
         with self._lock:
             return self._latest.get((kind, item_id))
 
-    def all_latest(self) -> dict[tuple[str, str], dict]:
-        with self._lock:
-            return dict(self._latest)
-
     def decide(self, kind: str, item_id: str, decision: str, object_id: int | None = None) -> dict:
         """Validate, append and fsync one decision; return the record. Bad input is a UserError."""
         record = {
