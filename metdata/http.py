@@ -31,7 +31,7 @@ from urllib3.util import Retry, Timeout
 
 from metdata import USER_AGENT
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})  # timeouts, rate limits, every server error
 _CHUNK_BYTES = 1 << 20  # large reads keep the per-image CPU cost low
 _ERROR_SNIPPET_CHARS = 200
 
@@ -252,7 +252,7 @@ class PoliteSession:
         received = 0
         try:
             declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            if declared and declared.isdecimal() and int(declared) > self.max_bytes:
                 raise TooLarge(response.status, url,
                                f"{url} announces {int(declared)} bytes, over the {self.max_bytes}-byte cap")
             while True:
@@ -278,17 +278,7 @@ class PoliteSession:
         return _Reply(response.status, headers_lower, b"".join(chunks))
 
     def _retry_after_s(self, headers: Mapping[str, str]) -> float | None:
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return self._redirects.parse_retry_after(value)  # an HTTP-date
-        except InvalidHeader:
-            return None
+        return parse_retry_after(headers.get("retry-after"))
 
     def _backoff_s(self, attempt: int) -> float:
         """Exponential back-off with jitter, so that workers throttled together do not return together."""
@@ -298,6 +288,23 @@ class PoliteSession:
         with self._stats_lock:
             for name, value in increments.items():
                 setattr(self.stats, name, getattr(self.stats, name) + value)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After value (seconds or an HTTP-date); None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return _RETRY_AFTER_PARSER.parse_retry_after(value)  # an HTTP-date
+    except InvalidHeader:
+        return None
+
+
+_RETRY_AFTER_PARSER = Retry(total=None)
 
 
 def with_query(url: str, params: Mapping[str, Any] | None) -> str:

@@ -156,6 +156,24 @@ def test_outage_and_5xx_are_retried(sample_server, world):
         list(_client(sample_server, max_retries=2).search(user_id=user))
 
 
+def test_retry_after_is_honoured_and_a_mistyped_url_is_not_retried(sample_server, world):
+    user = world.photos[0].owner
+    sample_server.faults.fault_prefix, sample_server.faults.next_statuses = "/services/rest/", [429]
+    sample_server.faults.retry_after_s = 0.5
+    client = _client(sample_server)  # its own back-off is 0.01 s
+    assert list(client.search(user_id=user)) and client.retries == 1
+    first, second = sample_server.requests_to("/services/rest/")[:2]
+    assert second.time - first.time >= 0.45
+    sample_server.faults.next_statuses, sample_server.faults.retry_after_s = [503], 3600
+    with pytest.raises(UserError, match="Retry-After 3600 s exceeds the 120 s limit"):
+        list(_client(sample_server).search(user_id=user))
+    mistyped = FlickrClient("k", "s", limiter=RateLimiter(1000), rest_url="api.flickr.com/services/rest/",
+                            backoff_s=30)
+    with pytest.raises(UserError, match="api.flickr.com/services/rest/ failed: .*No scheme supplied"):
+        list(mistyped.search(text="met"))
+    assert mistyped.retries == 0
+
+
 def test_every_call_passes_the_rate_limiter(sample_server, world):
     class Counting:
         acquired = 0

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from metdata import USER_AGENT
-from metdata.http import HttpError, PoliteSession, RateLimiter, TooLarge, with_query
+from metdata.http import HttpError, PoliteSession, RateLimiter, TooLarge, parse_retry_after, with_query
 from metdata.sample.server import Request, Response, SampleServer
 
 
@@ -78,6 +78,24 @@ def test_5xx_retried_then_success(server):
         assert s.get_json(server.url + "/json")["method"] == "GET"
         assert s.stats.retries == 3
     assert len(server.log) == 4
+
+
+@pytest.mark.parametrize("status", [408, 507, 522])
+def test_request_timeout_and_every_5xx_are_retried(server, status):
+    server.faults.next_statuses = [status]
+    with session() as s:
+        assert s.get_bytes(server.url + "/bytes/2") == b"xx"
+        assert s.stats.retries == 1
+    assert len(server.log) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 410, 451])
+def test_other_4xx_are_not_retried(server, status):
+    server.faults.next_statuses = [status]
+    with session() as s, pytest.raises(HttpError) as info:
+        s.get_bytes(server.url + "/bytes/2")
+    assert info.value.status == status
+    assert len(server.log) == 1
 
 
 def test_retries_are_bounded(server):
@@ -251,6 +269,9 @@ def test_retry_after_as_http_date():
         assert 28 <= wait_s <= 30
         assert s._retry_after_s({"retry-after": "0.25"}) == 0.25
         assert s._retry_after_s({"retry-after": "soon"}) is None
+        assert s._retry_after_s({}) is None
+    assert parse_retry_after(formatdate(time.time() - 60, usegmt=True)) == 0.0  # a date in the past: now
+    assert parse_retry_after("-3") == 0.0
 
 
 def test_with_query():

@@ -23,7 +23,7 @@ import requests
 
 from metdata import USER_AGENT
 from metdata.errors import UserError
-from metdata.http import RETRY_STATUSES, Limiter
+from metdata.http import RETRY_STATUSES, Limiter, parse_retry_after
 
 DEFAULT_REST_URL = "https://api.flickr.com/services/rest/"
 DEFAULT_STATIC_URL = "https://live.staticflickr.com"
@@ -156,6 +156,7 @@ class FlickrClient:
         rest_url: str = DEFAULT_REST_URL,
         max_retries: int = 5,
         backoff_s: float = 2.0,
+        max_wait_s: float = 120.0,
         timeout_s: float = 30.0,
         result_window: int = RESULT_WINDOW,
         per_page: int = MAX_PER_PAGE,
@@ -164,13 +165,17 @@ class FlickrClient:
         self.api = flickrapi.FlickrAPI(api_key, api_secret, format="parsed-json", store_token=False, cache=False,
                                        timeout=timeout_s)
         self.api.REST_URL = rest_url
-        # flickrapi shares one requests.Session among all instances; ours gets our User-Agent.
+        # flickrapi shares one requests.Session among all instances; ours gets our User-Agent, and a hook
+        # that keeps the last answer's Retry-After (flickrapi raises on a non-200 without its headers).
         self.api.flickr_oauth.session = requests.Session()
         self.api.flickr_oauth.session.headers["User-Agent"] = user_agent
+        self.api.flickr_oauth.session.hooks["response"].append(self._note_retry_after)
+        self._retry_after_s: float | None = None
         self.limiter = limiter
         self.rest_url = rest_url
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.max_wait_s = max_wait_s
         self.result_window = result_window
         self.per_page = min(per_page, MAX_PER_PAGE)
         self.calls = 0
@@ -178,12 +183,14 @@ class FlickrClient:
         self.truncated_windows: list[tuple[int, int, int]] = []  # (min, max upload date, total) over the cap
 
     def call(self, method: str, **params) -> dict:
-        """One API call, paced by the limiter; transient failures are retried with back-off and jitter."""
+        """One API call, paced by the limiter; transient failures are retried with back-off and jitter, or
+        after the Retry-After of a 429/5xx answer (one above `max_wait_s` fails the call)."""
         about = ", ".join(f"{k}={params[k]!r}" for k in ("user_id", "text", "photo_id") if params.get(k))
         what = f"Flickr {method}" + (f" ({about})" if about else "") + f" at {self.rest_url}"
         for attempt in range(self.max_retries + 1):
             self.limiter.acquire()
             self.calls += 1
+            self._retry_after_s = None
             try:
                 return self.api.do_flickr_call(method, **params)
             except flickrapi.FlickrError as exc:
@@ -196,12 +203,25 @@ class FlickrClient:
                 transient = code in _TRANSIENT_CODES or (code is None and status in RETRY_STATUSES)
                 if not transient:
                     raise UserError(f"{what} failed: {_message(exc)}") from None
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as exc:  # a mistyped --rest-url: no retry mends it
+                raise UserError(f"{what} failed: {exc}") from None
             except (requests.RequestException, ValueError) as exc:  # network error or a non-JSON 200 body
                 error = exc
             if attempt < self.max_retries:
+                wait_s = self._retry_after_s
+                if wait_s is None:
+                    wait_s = self.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
+                elif wait_s > self.max_wait_s:
+                    raise UserError(f"{what} failed: {_message(error)} (Retry-After {wait_s:g} s exceeds the "
+                                    f"{self.max_wait_s:g} s limit)")
                 self.retries += 1
-                time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.0))
+                time.sleep(wait_s)
         raise UserError(f"{what} still failing after {self.max_retries} retries: {_message(error)}")
+
+    def _note_retry_after(self, response: requests.Response, *args, **kwargs) -> None:
+        if response.status_code in RETRY_STATUSES:
+            self._retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
 
     def search(self, min_upload_date: int | None = None, max_upload_date: int | None = None,
                **criteria) -> Iterator[Photo]:

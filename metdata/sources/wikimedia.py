@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from metdata import USER_AGENT, __version__
-from metdata.http import HttpError, PoliteSession
+from metdata.http import HttpError, PoliteSession, parse_retry_after
 
 DEFAULT_API_URL = "https://commons.wikimedia.org/w/api.php"
 THUMB_STEPS_PX = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
@@ -128,7 +128,12 @@ class CommonsClient:
             code = str(error.get("code", ""))
             if not code.startswith(_RETRYABLE_CODES) or attempt == self.max_lag_retries:
                 raise CommonsApiError(code, str(error.get("info", "")))
-            time.sleep(_retry_after_s(reply.headers.get("retry-after")))
+            wait_s = parse_retry_after(reply.headers.get("retry-after"))
+            wait_s = _DEFAULT_WAIT_S if wait_s is None else wait_s
+            if wait_s > self.session.max_wait_s:
+                raise CommonsApiError(code, f"{error.get('info', '')} (Retry-After {wait_s:g} s exceeds the "
+                                            f"{self.session.max_wait_s:g} s limit)")
+            time.sleep(wait_s)
         raise AssertionError("unreachable")
 
     def query(self, params: dict) -> Iterator[dict]:
@@ -200,10 +205,3 @@ def _file_info(page: dict, category: str) -> FileInfo:
         description_url=info.get("descriptionurl", ""),
         extmetadata=info.get("extmetadata") or {},
     )
-
-
-def _retry_after_s(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value is not None else _DEFAULT_WAIT_S
-    except ValueError:
-        return _DEFAULT_WAIT_S
