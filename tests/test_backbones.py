@@ -108,6 +108,7 @@ def test_weights_without_classifier_or_bn_counters_load(tmp_path):
         (lambda s: s.pop("layer2.0.downsample.0.weight"), "missing key 'layer2.0.downsample.0.weight'"),
         (lambda s: s.update({"layer1.0.conv1.weight": torch.zeros(3, 3)}), "key 'layer1.0.conv1.weight' has shape"),
         (lambda s: s.update({"head.weight": torch.zeros(1)}), "unexpected key 'head.weight'"),
+        (lambda s: s.update({"conv1.weight": [1.0, 2.0]}), "key 'conv1.weight' holds a list, not a tensor"),
     ],
 )
 def test_mismatched_weights_name_file_and_first_bad_key(tmp_path, edit, message):

@@ -254,6 +254,8 @@ def load_weights_file(net: nn.Module, path: str | Path) -> str:
                 state[key] = tensor
                 continue
             raise UserError(f"{path}: missing key {key!r} (not {type(net).__name__} weights?)")
+        if not isinstance(state[key], torch.Tensor):
+            raise UserError(f"{path}: key {key!r} holds a {type(state[key]).__name__}, not a tensor")
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise UserError(
                 f"{path}: key {key!r} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
