@@ -8,6 +8,7 @@ A dataset root looks like the official MET release plus our tables::
     ROOT/images/test_noart/<12 hex>.jpg     non-art distractors
     ROOT/manifests/<name>.parquet           one row per candidate, kept or not (schemas below)
     ROOT/splits/{train,val,test}.parquet    the benchmark splits
+    ROOT/review/decisions.jsonl             the manual checks (append-only JSON lines, "decisions" columns)
 
 `path` columns are relative to ROOT (``images/MET/34/0.jpg``); split `key` columns are relative to
 ``images/`` exactly as in the official ground truth (``MET/34/0.jpg``).
@@ -136,9 +137,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("rank", _i32),  # 1 = best
             ("score", _f64),  # 0..100
             ("matched_on", _str),  # which fields matched, e.g. "title+artist"
-            ("auto_accept", _bool),  # score at or above the documented threshold
+            ("auto_accept", _bool),  # matching.AUTO_ACCEPT_RULE held (rank 1, score >= threshold, ...)
         ]
     ),
+    # review/decisions.jsonl lines (metdata.review.store), and `metdata review --export` files
     "decisions": pa.schema(
         [
             ("item_kind", _str),  # "query" or "distractor"
