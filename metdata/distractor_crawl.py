@@ -75,7 +75,7 @@ def crawl_distractors(
 ) -> WikimediaSummary:
     """List the categories' files (subcategories to `depth`), then run the per-file stage, resumably."""
     root = Path(root)
-    _check(categories, kind, depth, rate_per_s, workers, params)
+    _check(categories, kind, depth, rate_per_s, workers, params, timeout_s)
     session = PoliteSession(rate_per_s=rate_per_s, timeout_s=timeout_s, user_agent=user_agent(contact),
                             pool_size=max(8, workers))
     with session:
@@ -109,7 +109,7 @@ def crawl_distractors(
 
 
 def _check(categories: list[str], kind: str, depth: int, rate_per_s: float, workers: int,
-           params: DistractorParams) -> None:
+           params: DistractorParams, timeout_s: float) -> None:
     checks = [
         (bool(categories), "--category: give at least one category"),
         (kind in FOLDERS, f"--kind {kind!r}: choose art or noart"),
@@ -117,6 +117,8 @@ def _check(categories: list[str], kind: str, depth: int, rate_per_s: float, work
         (rate_per_s > 0, "--rate-per-s must be positive"),
         (1 <= workers <= MAX_WORKERS, f"--workers must be between 1 and {MAX_WORKERS} (Wikimedia's etiquette)"),
         (params.max_side_px >= 16, "--max-side-px must be at least 16"),
+        (0 <= params.met_copy_max_hamming <= 32, "--met-copy-max-hamming must be between 0 and 32 bits"),
+        (timeout_s > 0, "--timeout-s must be positive"),
     ]
     for ok, message in checks:
         if not ok:

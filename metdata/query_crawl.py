@@ -174,7 +174,7 @@ def read_objects_csv(path: str | Path, files: list[str]) -> dict[str, int | None
                     raise UserError(f"{path}: line {line}: no photo {name!r} in the photo folder")
                 if file in out:
                     raise UserError(f"{path}: line {line}: {name!r} is listed twice")
-                if value and not (value.isdigit() and int(value) > 0):
+                if value and not (value.isdecimal() and int(value) > 0):
                     raise UserError(f"{path}: line {line}: object_id {value!r} is not a Met object id")
                 out[file] = int(value) if value else None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:

@@ -192,6 +192,10 @@ def test_every_call_passes_the_rate_limiter(sample_server, world):
     ([], {}, "no Flickr API key: pass --api-key or set METDATA_FLICKR_KEY"),
     (["--api-key", "k"], {}, "no Flickr API secret"),
     (["--api-key", "k", "--api-secret", "s"], {}, "nothing to search"),
+    (["--api-key", "k", "--api-secret", "s", "--text", "x", "--min-upload-date", "\u00b2"], {},
+     "--min-upload-date '\u00b2': expected YYYY-MM-DD or Unix seconds"),
+    (["--api-key", "k", "--api-secret", "s", "--text", "x", "--timeout-s", "0"], {},
+     "Invalid value for '--timeout-s'"),
 ])
 def test_missing_key_or_criteria_is_a_one_line_error(monkeypatch, tmp_path, capsys, args, env, message):
     monkeypatch.delenv("METDATA_FLICKR_KEY", raising=False)

@@ -107,6 +107,8 @@ def test_recipe_with_an_unknown_key(sample_server, tmp_path, capsys):
         (["--departments", "11,999"], ["unknown department '999'"]),
         (["--object-ids", "../../etc/passwd"], ["'../../etc/passwd' is not a Met object id"]),
         (["--object-ids", "12,abc"], ["'abc' is not a Met object id"]),
+        (["--object-ids", "\u00b2"], ["'\u00b2' is not a Met object id"]),  # a digit to str.isdigit, not to int()
+        (["--departments", "11,\u00b2"], ["unknown department '\u00b2'"]),
         (["--object-ids", "1", "--search", "cat"], ["--object-ids cannot be combined"]),
         (["--updated-since", "last week"], ["--updated-since 'last week'", "YYYY-MM-DD"]),
         (["--max-aspect-ratio", "0.5"], ["--max-aspect-ratio", "0.5 is not in the range x>=1"]),

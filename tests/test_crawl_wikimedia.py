@@ -172,9 +172,15 @@ def test_cli_unknown_and_empty_category_are_one_line_errors(sample_server, tmp_p
         err = capsys.readouterr().err
         assert err.startswith("Error: ") and message in err and err.count("\n") == 1
     assert not manifests.manifest_path(tmp_path, "distractors").exists()
-    with pytest.raises(SystemExit) as exit_info:
-        main([*base, "--category", CATS, "--workers", "8"])
-    assert exit_info.value.code == 2
+    api_requests = len(sample_server.requests_to("/w/api.php"))
+    for option, value in [("--workers", "8"), ("--timeout-s", "-1"), ("--met-copy-max-hamming", "-3"),
+                          ("--depth", "-1")]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*base, "--category", CATS, option, value])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("Error: ") and option in err and err.count("\n") == 1
+    assert len(sample_server.requests_to("/w/api.php")) == api_requests  # refused before any request
 
 
 def test_our_user_agent_passes_the_gate_and_a_generic_one_is_refused(sample_server):

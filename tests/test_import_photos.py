@@ -70,6 +70,7 @@ def test_own_and_flickr_rows_share_the_manifest(sample_server, own_dir, tmp_path
 @pytest.mark.parametrize("csv_text, message", [
     ("file,object_id\nIMG_2041.jpg,436535\nIMG_2054.jpg,abc\n", "objects.csv: line 3: object_id 'abc' is not"),
     ("file,object_id\nnot-there.jpg,1\n", "objects.csv: line 2: no photo 'not-there.jpg'"),
+    ("file,object_id\nIMG_2041.jpg,\u00b2\n", "objects.csv: line 2: object_id '\u00b2' is not"),
     ("name,id\nIMG_2041.jpg,1\n", "objects.csv: line 1: expected the columns file,object_id"),
     ("file,object_id\nIMG_2041.jpg,1\nIMG_2041.jpg,2\n", "objects.csv: line 3: 'IMG_2041.jpg' is listed twice"),
 ])

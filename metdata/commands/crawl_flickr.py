@@ -21,7 +21,7 @@ def _upload_date(ctx, param, value: str | None) -> int | None:
     """YYYY-MM-DD (UTC midnight) or Unix seconds, as Flickr's min/max_upload_date take them."""
     if value is None:
         return None
-    if value.isdigit():
+    if value.isdecimal():
         return int(value)
     try:
         day = dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=dt.UTC)
@@ -60,7 +60,7 @@ def _upload_date(ctx, param, value: str | None) -> int | None:
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
               help="Photos downloaded and processed concurrently.")
 @image_options(_DEFAULT, "photos")
-@click.option("--timeout-s", type=float, default=30.0, show_default=True,
+@click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Longest wait for a server on one socket operation.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True,
               help="Retries of an API call or download after an outage (code 201, HTTP 5xx, network error).")

@@ -18,21 +18,21 @@ from metdata.stages.commons_file import FOLDERS, DistractorParams
               help="Commons category, with or without 'Category:' (repeatable), e.g. 'Ukiyo-e prints'.")
 @click.option("--kind", required=True, type=click.Choice(sorted(FOLDERS)),
               help="art -> images/test_other, noart -> images/test_noart (the release's two distractor sets).")
-@click.option("--depth", type=int, default=0, show_default=True,
+@click.option("--depth", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also walk subcategories this many levels down (cycles are visited once).")
 @click.option("--api-url", default=DEFAULT_API_URL, show_default=True, envvar="COMMONS_API_URL", show_envvar=True,
               help="MediaWiki api.php to crawl (point it at the sample museum or a mirror).")
-@click.option("--rate-per-s", type=float, default=2.0, show_default=True,
+@click.option("--rate-per-s", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
               help="Requests per second, API and downloads together (Wikimedia allows ~200 per minute).")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=2, show_default=True,
               help="Concurrent downloads (Wikimedia asks for at most 3).")
 @click.option("--contact", metavar="EMAIL_OR_URL",
               help="Your e-mail or project URL for the User-Agent (Wikimedia refuses anonymous clients).")
-@click.option("--max-side-px", type=int, default=DEFAULT_PARAMS.max_side_px, show_default=True,
+@click.option("--max-side-px", type=click.IntRange(min=16), default=DEFAULT_PARAMS.max_side_px, show_default=True,
               help="Downsample so the longest side is at most this; the thumbnail is the standard width above it.")
-@click.option("--met-copy-max-hamming", type=int, default=DEFAULT_PARAMS.met_copy_max_hamming, show_default=True,
+@click.option("--met-copy-max-hamming", type=click.IntRange(0, 32), default=DEFAULT_PARAMS.met_copy_max_hamming, show_default=True,
               help="A file within this many pHash bits of an exhibit image is a Met copy (status met_copy).")
-@click.option("--timeout-s", type=float, default=30.0, show_default=True,
+@click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Longest wait for the server on one socket operation.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
 def crawl_wikimedia(out, categories, kind, depth, api_url, rate_per_s, workers, contact, max_side_px,

@@ -156,7 +156,7 @@ class MetClient:
         for item in wanted:
             pieces = [item] if item.strip().casefold() in by_name else [p for p in item.split(",") if p.strip()]
             for piece in (p.strip() for p in pieces):
-                dept = int(piece) if piece.isdigit() else by_name.get(piece.casefold())
+                dept = int(piece) if piece.isdecimal() else by_name.get(piece.casefold())
                 if dept not in by_id:
                     choices = "; ".join(f"{d['departmentId']} {d.get('displayName')}" for d in known)
                     raise UserError(f"unknown department {piece!r} at {self.url('v1/departments')} "
@@ -244,7 +244,7 @@ def parse_object_ids(text: str, where: str) -> list[int]:
     for token in re.split(r"[,\s]+", text.strip()):
         if not token:
             continue
-        if not token.isdigit() or int(token) <= 0:
+        if not token.isdecimal() or int(token) <= 0:
             raise UserError(f"{where}: {token!r} is not a Met object id (a positive integer)")
         ids.append(int(token))
     return list(dict.fromkeys(ids))

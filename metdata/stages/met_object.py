@@ -156,7 +156,7 @@ def _remove_stale(folder: Path, n_kept: int) -> None:
     if not folder.exists():
         return
     for file in folder.glob("*.jpg"):
-        if not file.stem.isdigit() or int(file.stem) >= n_kept:
+        if not file.stem.isdecimal() or int(file.stem) >= n_kept:
             file.unlink()
 
 
