@@ -2,8 +2,9 @@
 
 Both turn photos into rows of ROOT/manifests/queries.parquet through the same per-photo stage
 (`stages.flickr_photo`), run it in a thread pool, and merge the rows into the manifest every
-`flush_every` photos and at the end (also when interrupted), so a crawl stopped at any point loses at
-most the photos in flight. A rerun skips photos whose row is final and retries the http_error ones.
+`flush_every` photos and at the end (also on Ctrl-C or an error), so such a stop loses only the photos
+in flight; a hard kill (SIGKILL, power loss) loses at most the rows since the last merge, whose photos
+the rerun fetches again. A rerun skips photos whose row is final and retries the http_error ones.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ def image_options(defaults, noun: str):
     stored ("exhibits", "photos") in the help.
     """
     options = [
-        click.option("--max-side-px", type=click.IntRange(min=1), default=defaults.max_side_px, show_default=True,
+        click.option("--max-side-px", type=click.IntRange(min=16), default=defaults.max_side_px, show_default=True,
                      help="Downsample so the longest side is at most this (never upscale); the smallest "
                           "rendition the source offers that covers it is downloaded."),
         click.option("--min-side-px", type=click.IntRange(min=1), default=defaults.min_side_px, show_default=True,
@@ -20,8 +20,9 @@ def image_options(defaults, noun: str):
         click.option("--max-aspect-ratio", type=click.FloatRange(min=1), default=defaults.max_aspect_ratio,
                      show_default=True,
                      help=f"Drop {noun} whose long/short side ratio is above this (status aspect_ratio)."),
-        click.option("--jpeg-quality", type=click.IntRange(1, 100), default=defaults.jpeg_quality,
-                     show_default=True, help=f"JPEG quality of the stored {noun}."),
+        click.option("--jpeg-quality", type=click.IntRange(1, 95), default=defaults.jpeg_quality,
+                     show_default=True, help=f"JPEG quality of the stored {noun} (Pillow advises against "
+                                             "values above 95)."),
     ]
 
     def decorate(command):
