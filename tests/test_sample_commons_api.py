@@ -242,3 +242,13 @@ def test_sample_commons_covers_every_licence_case_copies_and_a_cycle(world):
     assert len(copies) >= 3 and all(f.met_object_id in world.objects for f in copies)
     assert VAN_GOGH in world.commons_categories[world.commons_categories[VAN_GOGH].subcategories[0]].subcategories
     assert any("Artist" not in f.extmetadata for f in world.commons_files.values())
+
+
+def test_non_ascii_is_escaped_in_formatversion_1_and_raw_in_2_unless_asked_otherwise(sample_server):
+    params = {"action": "query", "format": "json", "titles": "File:Nothing\u00e9.jpg"}
+    for extra, escaped in (({}, True), ({"utf8": "1"}, False), ({"formatversion": "2"}, False),
+                           ({"formatversion": "2", "ascii": ""}, True)):
+        status, _, body = get(sample_server, {**params, **extra})
+        assert status == 200 and body.isascii() == escaped, extra
+        assert (b"\\u00e9" in body) == escaped and ("Nothing\u00e9".encode() in body) != escaped
+        assert json.loads(body)["query"]

@@ -160,8 +160,8 @@ class CommonsService:
             error = {"code": exc.code, "info": exc.info, **exc.extra}
             error["docref" if fv2 else "*"] = DOCREF
             payload = {"error": error, "servedby": SERVED_BY}
-            return _json(payload, fv2, {"MediaWiki-API-Error": exc.code})
-        return _json(body if fv2 else _to_v1(body), fv2)
+            return _json(payload, params, {"MediaWiki-API-Error": exc.code})
+        return _json(body if fv2 else _to_v1(body), params)
 
     def _lag(self, params: dict, server) -> Response | None:
         extra = server.faults.extra
@@ -183,7 +183,7 @@ class CommonsService:
             "X-Database-Lag": f"{lag:g}",
             "MediaWiki-API-Error": "maxlag",
         }
-        return _json(payload, fv2, headers)
+        return _json(payload, params, headers)
 
     # ----------------------------------------------------------------- action=query
 
@@ -430,8 +430,12 @@ class CommonsService:
 # --------------------------------------------------------------------- helpers
 
 
-def _json(payload: dict, fv2: bool, headers: dict | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=not fv2, separators=(",", ":")).encode()
+def _json(payload: dict, params: dict, headers: dict | None = None) -> Response:
+    """Compact JSON; non-ASCII as \\uXXXX in formatversion 1 unless `utf8` is given, raw UTF-8 in version 2
+    unless `ascii` is given (boolean parameters count when present, whatever their value)."""
+    fv2 = params.get("formatversion") in ("2", "latest")
+    escape = "ascii" in params if fv2 else "utf8" not in params
+    body = json.dumps(payload, ensure_ascii=escape, separators=(",", ":")).encode()
     return Response(200, body, "application/json; charset=utf-8", headers or {})
 
 
