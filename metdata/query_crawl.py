@@ -138,13 +138,16 @@ def import_photos(
         raise UserError(f"{directory}: no image files ({', '.join(IMAGE_SUFFIXES)})")
     object_ids = read_objects_csv(objects_csv, files) if objects_csv else {}
     _check_params(root, params)
+    known = _known_links(root)  # a re-import without the CSV must not erase earlier links
 
     def stage(name: str) -> dict:
+        qid = query_id("own", f"{photographer}/{name}")
         row = {
-            "query_id": query_id("own", f"{photographer}/{name}"), "source": "own", "photo_id": name,
+            "query_id": qid, "source": "own", "photo_id": name,
             "photographer": photographer, "photographer_name": photographer, "license": license_name,
             "license_url": OWN_LICENSES[license_name], "attribution": f"{name} by {photographer}, {license_name}",
-            "title": Path(name).stem, "tags": [], "met_object_id": object_ids.get(name),
+            "title": Path(name).stem, "tags": [],
+            "met_object_id": object_ids[name] if name in object_ids else known.get(qid),
             "source_url": (directory / name).resolve().as_uri(),
         }
         return store_query_image(row, (directory / name).read_bytes, root=root, params=params)
@@ -217,6 +220,15 @@ def _check_params(root: Path, params: QueryImageParams) -> None:
                             if before.get(k) != v)
         raise UserError(f"{path} holds query images made with other parameters ({changed}); use the same options "
                         "or a new root")
+
+
+def _known_links(root: Path) -> dict[str, int]:
+    """query_id -> met_object_id of the rows already in the queries manifest that have one."""
+    path = manifests.manifest_path(root, "queries")
+    if not path.exists():
+        return {}
+    table = manifests.read(path, "queries").select(["query_id", "met_object_id"]).to_pydict()
+    return {q: o for q, o in zip(table["query_id"], table["met_object_id"]) if o is not None}
 
 
 def _statuses(root: Path, ids: Iterable[str]) -> Counter:

@@ -48,10 +48,11 @@ def test_import_with_objects_csv(world, own_dir, tmp_path, capsys):
         assert row["status"] == "kept" and max(row["width"], row["height"]) <= 500
         assert (root / row["path"]).is_file() and row["path"] == f"images/test_met/{row['query_id']}.jpg"
     assert f"Kept: {len(truth)} " in out
-    # importing again updates the same rows instead of adding new ones
+    # importing again updates the same rows instead of adding new ones, and keeps the links it has
     code, _, err = _run(capsys, str(own_dir), "--root", str(root), "--photographer", "Ana Muñoz")
     assert code == 0, err
     assert len(_rows(root)) == len(truth)
+    assert {r["photo_id"]: r["met_object_id"] for r in _rows(root)} == truth
 
 
 def test_own_and_flickr_rows_share_the_manifest(sample_server, own_dir, tmp_path, capsys):

@@ -35,7 +35,7 @@ def import_photos(directory, root, photographer, objects_csv, license_name, max_
     They are processed exactly like Flickr photos (checked, downsampled, hashed, written to
     images/test_met/) and merged into manifests/queries.parquet; importing the same folder again
     updates its rows. With --objects-csv, each listed photo is linked to its Met object, which saves
-    the manual check in `metdata review`.
+    the manual check in `metdata review`; a photo the CSV does not list keeps the link it has.
 
     \b
     Example:
