@@ -12,6 +12,7 @@ import pytest
 from metdata.cli import main
 from metdata.errors import UserError
 from metdata.http import RateLimiter
+from metdata.sample.server import Response, SampleServer
 from metdata.sources.flickr import LICENSES, FlickrClient, Photo, image_url, parse_photo
 from metdata.stages.flickr_photo import FREE_LICENSE_IDS
 
@@ -172,6 +173,21 @@ def test_retry_after_is_honoured_and_a_mistyped_url_is_not_retried(sample_server
     with pytest.raises(UserError, match="api.flickr.com/services/rest/ failed: .*No scheme supplied"):
         list(mistyped.search(text="met"))
     assert mistyped.retries == 0
+
+
+class _AnswersWithoutPhotos:
+    prefixes = ("/rest/",)
+
+    def handle(self, request, server):
+        return Response(200, b'{"stat": "ok"}', "application/json")
+
+
+def test_a_search_answer_without_photos_is_a_user_error():
+    with SampleServer([_AnswersWithoutPhotos()]) as server:
+        client = FlickrClient("k", "s", limiter=RateLimiter(1000), rest_url=server.url + "/rest/")
+        with pytest.raises(UserError, match="/rest/: malformed answer .*got {'stat': 'ok'}"):
+            list(client.search(text="met"))
+        assert client.retries == 0
 
 
 def test_every_call_passes_the_rate_limiter(sample_server, world):

@@ -105,7 +105,8 @@ def crawl_flickr(out, user_ids, user_ids_file, text, api_key, api_secret, rest_u
                               jpeg_quality=jpeg_quality)
     client = FlickrClient(api_key, api_secret, limiter=RateLimiter(rate_per_s), rest_url=rest_url,
                           max_retries=max_retries, timeout_s=timeout_s)
-    with PoliteSession(rate_per_s=image_rate_per_s, max_retries=max_retries, timeout_s=timeout_s) as session:
+    with PoliteSession(rate_per_s=image_rate_per_s, max_retries=max_retries, timeout_s=timeout_s,
+                       pool_size=max(8, workers)) as session:
         summary = query_crawl.crawl_flickr(out, client, searches, session=session, params=params,
                                            static_url=static_url, workers=workers, progress=progress)
     for line in summary.lines():

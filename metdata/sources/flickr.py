@@ -238,7 +238,7 @@ class FlickrClient:
             params["min_upload_date"] = lo
         if hi is not None:
             params["max_upload_date"] = hi
-        first = self.call("flickr.photos.search", page=1, **params)["photos"]
+        first = self._search_page(params, 1)
         total = as_int(first.get("total")) or 0
         if total > self.result_window:
             lo = FLICKR_LAUNCH if lo is None else lo
@@ -255,13 +255,22 @@ class FlickrClient:
         answer = first
         for page in range(1, pages + 1):
             if page > 1:
-                answer = self.call("flickr.photos.search", page=page, **params)["photos"]
+                answer = self._search_page(params, page)
             photos = [parse_photo(raw) for raw in answer.get("photo") or []]
             new = [p for p in photos if p.photo_id not in seen_here]
             if not new:  # a page past the end repeats the last one: stop (B.7)
                 break
             seen_here.update(p.photo_id for p in new)
             yield from new
+
+    def _search_page(self, params: dict, page: int) -> dict:
+        """The `photos` object of one search page; an answer without one is a UserError naming the server."""
+        answer = self.call("flickr.photos.search", page=page, **params)
+        photos = answer.get("photos") if isinstance(answer, dict) else None
+        if not isinstance(photos, dict):
+            raise UserError(f"Flickr flickr.photos.search at {self.rest_url}: malformed answer (expected "
+                            f"{{'photos': {{...}}, 'stat': 'ok'}}, got {str(answer)[:200]})")
+        return photos
 
 
 def _message(exc: Exception) -> str:
