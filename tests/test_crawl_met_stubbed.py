@@ -66,6 +66,14 @@ def test_v1_search_is_used_while_it_lives_and_null_means_none():
         (["v1", "search"], {"departmentId": 11, "q": "zzzz"})]
 
 
+def test_a_search_total_that_is_not_a_number_is_a_user_error():
+    def answer(url, params):
+        return DEPARTMENTS if url.endswith("/v1/departments") else {"total": "many", "objectIDs": [1]}
+
+    with pytest.raises(UserError, match="/v1/search: malformed response \\(total is 'many'"):
+        select_object_ids(MetClient(ScriptedSession(answer), API), Selection(search="flowers"))
+
+
 def test_department_names_with_commas():
     session = ScriptedSession(lambda url, params: DEPARTMENTS)
     client = MetClient(session, API)

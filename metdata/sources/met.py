@@ -194,7 +194,7 @@ class MetClient:
             if exc.status != 410:
                 raise _unusable(url, exc) from None
             return self._search_paged(params)
-        return _id_list(body, url, allow_null=True), int(body.get("total") or 0)
+        return _id_list(body, url, allow_null=True), _total(body, url)
 
     def _search_paged(self, params: dict) -> tuple[list[int], int]:
         url = self.url("v1.1/search")
@@ -206,7 +206,7 @@ class MetClient:
             page.update(offset=offset, limit=SEARCH_PAGE_SIZE, q=params["q"])
             body = self._list_json(url, page)
             batch = _id_list(body, url, allow_null=True)
-            total = int(body.get("total") or 0)
+            total = _total(body, url)
             ids.extend(batch)
             offset += SEARCH_PAGE_SIZE
             if not batch or offset >= total:
@@ -236,6 +236,14 @@ def _id_list(body: Any, url: str, *, allow_null: bool) -> list[int]:
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise UserError(f"{url}: malformed response (expected {{'total': int, 'objectIDs': [int, ...]}})")
     return ids
+
+
+def _total(body: dict, url: str) -> int:
+    """The `total` of a search answer (already checked to be a dict by `_id_list`)."""
+    total = body.get("total") or 0
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise UserError(f"{url}: malformed response (total is {total!r}, expected an integer)")
+    return total
 
 
 def parse_object_ids(text: str, where: str) -> list[int]:
