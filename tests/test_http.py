@@ -17,7 +17,7 @@ from metdata.sample.server import Request, Response, SampleServer
 class EchoService:
     """/json -> a JSON echo of the query; /html -> an HTML page; /bytes/<n> -> n bytes; /json403."""
 
-    prefixes = ("/json", "/html", "/bytes/", "/json403", "/moved")
+    prefixes = ("/json", "/html", "/bytes/", "/json403", "/moved", "/loop")
 
     def handle(self, request: Request, server: SampleServer) -> Response:
         if request.path == "/json":
@@ -28,6 +28,8 @@ class EchoService:
             return Response(403, b'{"message": "Forbidden"}')
         if request.path == "/moved":
             return Response(302, b"", "text/html", {"Location": "/bytes/5"})
+        if request.path == "/loop":
+            return Response(301, b"", "text/html", {"Location": "/loop"})
         return Response(200, b"x" * int(request.path.rsplit("/", 1)[1]), "image/jpeg")
 
 
@@ -259,6 +261,27 @@ def test_redirect_is_followed(server):
     with session() as s:
         assert s.get_bytes(server.url + "/moved") == b"xxxxx"
     assert [r.path for r in server.log] == ["/moved", "/bytes/5"]
+
+
+def test_each_redirect_hop_passes_the_limiter(server):
+    class Counting:
+        acquired = 0
+
+        def acquire(self):
+            self.acquired += 1
+
+    limiter = Counting()
+    with PoliteSession(limiter=limiter, max_retries=0) as s:
+        assert s.get_bytes(server.url + "/moved") == b"xxxxx"
+        assert s.stats.requests == 2
+    assert limiter.acquired == len(server.log) == 2
+
+
+def test_a_redirect_loop_is_cut_off(server):
+    with session(max_retries=0) as s, pytest.raises(HttpError, match="more than 5 redirects") as info:
+        s.get_bytes(server.url + "/loop")
+    assert info.value.status is None
+    assert len(server.log) == 6
 
 
 def test_retry_after_as_http_date():
