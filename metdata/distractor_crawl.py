@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from metdata import manifests
 from metdata.errors import UserError
 from metdata.http import HttpError, PoliteSession
 from metdata.leakage import ExhibitHashes
@@ -99,7 +100,7 @@ def crawl_distractors(
             "parameters": asdict(params),
             "source": {"api_url": api_url},
         }
-        paths = compact(ledger.results, root, {"distractors": "distractors"}, metadata)
+        paths = compact(_keep_later_flags(ledger.results, root), root, {"distractors": "distractors"}, metadata)
     statuses = Counter(r["status"] for pageid in files for r in ledger.results[pageid]["distractors"])
     return WikimediaSummary(
         root=root, api_url=api_url, files=len(files), resumed=report.resumed, statuses=statuses,
@@ -148,6 +149,25 @@ def _list_files(client: CommonsClient, categories: list[str], depth: int,
     if not files:
         raise UserError(f"{', '.join(empty)} on {client.api_url} holds no files (depth {depth}): nothing to crawl")
     return files, [f"{title} holds no files (depth {depth})" for title in empty]
+
+
+def _keep_later_flags(results: dict, root: Path) -> dict:
+    """The ledger's rows, except that a file `check_leakage` flagged after its crawl keeps the manifest's row.
+
+    The leakage check marks Met copies in distractors.parquet and deletes their images; the ledger still
+    says "kept". A file of this run's categories is redone (see `_unfinished`); any other would otherwise
+    come back as "kept" with its image gone.
+    """
+    path = manifests.manifest_path(root, "distractors")
+    if not path.exists():
+        return results
+    flagged = {r["pageid"]: r for r in manifests.read(path, "distractors").to_pylist() if r["status"] == "met_copy"}
+    out = dict(results)
+    for pageid, rows in results.items():
+        row = rows["distractors"][0]
+        if row["status"] == "kept" and pageid in flagged and not (root / row["path"]).exists():
+            out[pageid] = {"distractors": [flagged[pageid]]}
+    return out
 
 
 def _unfinished(root: Path, rows: dict) -> bool:

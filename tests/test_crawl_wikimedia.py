@@ -105,6 +105,8 @@ def test_met_copy_by_hash_whether_exhibits_come_before_or_after(sample_server, t
     assert flagged["status"] == "met_copy" and flagged["path"] is None
     assert flagged["duplicate_of"].startswith(f"images/MET/{copy.met_object_id}/")
     assert not list((tmp_path / "images/test_other").glob(f"{flagged['distractor_id']}.*"))
+    crawl(sample_server, tmp_path, [CATS], "noart", depth=0)  # another category: compaction keeps the flag
+    assert rows(tmp_path)[copy.pageid] == flagged
 
     sample_server.reset()
     crawl(sample_server, tmp_path, [PD_ART, VAN_GOGH], "art", depth=0)  # resumes, now with exhibits
