@@ -63,7 +63,8 @@ def _upload_date(ctx, param, value: str | None) -> int | None:
 @click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Longest wait for a server on one socket operation.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Retries of an API call or download after an outage (code 201, HTTP 5xx, network error).")
+              help="Retries of an API call or download after an outage (code 201, HTTP 408/429/5xx, network "
+                   "error), waiting as Retry-After says when the server sends it.")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
 def crawl_flickr(out, user_ids, user_ids_file, text, api_key, api_secret, rest_url, static_url, min_upload_date,
                  max_upload_date, rate_per_s, image_rate_per_s, workers, max_side_px, min_side_px, max_aspect_ratio,
