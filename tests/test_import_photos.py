@@ -55,6 +55,14 @@ def test_import_with_objects_csv(world, own_dir, tmp_path, capsys):
     assert {r["photo_id"]: r["met_object_id"] for r in _rows(root)} == truth
 
 
+def test_a_root_inside_the_photo_folder_is_not_imported_as_photos(world, own_dir, capsys):
+    root = own_dir / "dataset"
+    for _ in range(2):
+        code, _, err = _run(capsys, str(own_dir), "--root", str(root), "--photographer", "me")
+        assert code == 0, err
+    assert sorted(r["photo_id"] for r in _rows(root)) == sorted(o.file_name for o in world.own_photos)
+
+
 def test_own_and_flickr_rows_share_the_manifest(sample_server, own_dir, tmp_path, capsys):
     root = tmp_path / "root"
     user = sample_server.world.photos[0].owner
