@@ -5,7 +5,7 @@ rows included: ``{"objects": [...], "exhibits": [...]}``. The runner never looks
 maps the stage with an executor, records each finished unit in the ledger, and finally compacts the
 ledger into Parquet manifests. The executor is the seam for scale-out: `local` runs threads here
 (the stages wait on the network and Pillow releases the GIL while decoding); a Dask executor only has
-to provide the same `imap_unordered`.
+to provide the same `imap_unordered`, `rate_limiter` (one budget for all its workers) and `close`.
 """
 
 from __future__ import annotations
