@@ -28,6 +28,7 @@ weights and settings reuses every row whose image file has the same size and mti
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -84,15 +85,22 @@ def multiscale_descriptor(backbone: Backbone, images, scales: Sequence[float] = 
     return l2n(total)
 
 
-def load_image(path: Path):
-    """An image file -> (3, H, W) uint8 RGB tensor; a missing or unreadable file is a UserError naming it."""
+@contextlib.contextmanager
+def _open_image(path: Path):
+    """Image.open, where a missing or unreadable file (also while decoding) is a UserError naming it."""
     try:
         with Image.open(path) as im:
-            rgb = ImageOps.exif_transpose(im).convert("RGB")
+            yield im
     except FileNotFoundError:
         raise UserError(f"{path}: image file missing") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"{path}: not a readable image ({exc})") from None
+
+
+def load_image(path: Path):
+    """An image file -> (3, H, W) uint8 RGB tensor."""
+    with _open_image(path) as im:
+        rgb = ImageOps.exif_transpose(im).convert("RGB")
     return torch.from_numpy(np.array(rgb)).permute(2, 0, 1)
 
 
@@ -145,13 +153,8 @@ def describe_here(
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise UserError(f"{path}: image file missing") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{path}: not a readable image ({exc})") from None
+    with _open_image(path) as im:
+        return im.size
 
 
 def plan_batches(sizes: Mapping[str, tuple[int, int]], batch_size: int) -> list[list[str]]:
