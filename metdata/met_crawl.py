@@ -116,6 +116,9 @@ def crawl_met(
     with client.session, closing(runner):  # a Dask executor holds a connection to its scheduler
         object_ids, notes = select_object_ids(client, selection)
         ledger = Ledger(root / "manifests" / ".ledger", "met", asdict(image_params))
+        if retry_failed:  # the images that did not fail are taken from the earlier run, not downloaded again
+            stage.previous = {oid: rows.get("exhibits", []) for oid, rows in ledger.results.items()
+                              if _has_transient_failure(rows)}
         report = run_units(
             stage, object_ids, ledger=ledger, executor=runner,
             redo=_has_transient_failure if retry_failed else lambda rows: False,

@@ -15,6 +15,7 @@ import pytest
 from metdata import manifests
 from metdata.errors import UserError
 from metdata.met_crawl import HttpParams, Selection, crawl_met
+from metdata.sample.model import BASE
 from metdata.stages.met_object import ImageParams
 
 FAST = HttpParams(rate_per_s=1000, workers=2)
@@ -113,6 +114,35 @@ def test_retry_failed_redoes_only_objects_with_http_errors(sample_server, world,
     objects = manifests.read(tmp_path / "manifests/objects.parquet", "objects").to_pylist()
     assert [(r["object_id"], r["status"]) for r in objects] == [(broken, "ok"), (fine, "ok")]
     assert summary.object_statuses == {"ok": 2}
+
+
+def test_retry_failed_fetches_only_the_failed_image_again(sample_server, world, tmp_path):
+    oid = next(oid for oid, obj in world.objects.items()
+               if not obj.notes and obj.expected_kept >= 3 and len(obj.record["additionalImages"]) >= 2)
+    record = world.objects[oid].record
+    failing = record["additionalImages"][-1].replace(BASE, "")  # the URL path on the sample server
+    selection = Selection(object_ids=(oid,))
+    sample_server.faults.fault_prefix = failing
+    sample_server.faults.next_statuses = [503]
+    crawl_met(tmp_path, sample_server.met_api_url, selection, http_params=HttpParams(rate_per_s=1000, max_retries=0),
+              progress=False)
+    before = manifests.read(tmp_path / "manifests/exhibits.parquet", "exhibits").to_pylist()
+    assert [r["status"] for r in before].count("http_error") == 1
+
+    sample_server.reset()
+    summary = crawl_met(tmp_path, sample_server.met_api_url, selection, http_params=FAST, retry_failed=True,
+                        progress=False)
+    assert [r.path for r in sample_server.requests_to("/CRDImages/")] == [failing]
+    after = manifests.read(tmp_path / "manifests/exhibits.parquet", "exhibits").to_pylist()
+    assert summary.object_statuses == {"ok": 1} and "http_error" not in summary.image_statuses
+    assert [r["status"] for r in after] == world.objects[oid].expected_statuses
+    kept = [r for r in after if r["status"] == "kept"]
+    assert [r["path"] for r in kept] == [f"images/MET/{oid}/{n}.jpg" for n in range(len(kept))]
+    reused = {r["source_url"]: r for r in before if r["status"] == "kept"}
+    for row in kept:
+        if row["source_url"] in reused:  # the same image, read back from disk rather than downloaded
+            assert {k: row[k] for k in ("sha256", "phash", "width", "height")} == {
+                k: reused[row["source_url"]][k] for k in ("sha256", "phash", "width", "height")}
 
 
 def test_resuming_with_other_image_parameters_is_refused(sample_server, world, tmp_path):

@@ -81,7 +81,8 @@ def _load_recipe(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786. --rate-per-s then "
                    "holds for the whole cluster and the cluster's threads replace --workers.")
 @click.option("--retry-failed", is_flag=True,
-              help="Also redo objects that an earlier run finished with http_error rows.")
+              help="Also redo objects that an earlier run finished with http_error rows (their kept images "
+                   "are reused from disk, not downloaded again).")
 @click.option("--progress/--no-progress", default=True, help="Show the progress bar.")
 def crawl_met(out, api_url, object_ids, object_ids_file, departments, search, updated_since, limit,
               max_images_per_object, max_side_px, min_side_px, max_aspect_ratio, near_dup_max_hamming,

@@ -37,11 +37,13 @@ class MetObjectStage:
     `session_factory` must itself be picklable (e.g. functools.partial(PoliteSession, rate_per_s=1.0)).
     """
 
-    def __init__(self, api_url: str, root: str | Path, params: ImageParams, session_factory: Callable):
+    def __init__(self, api_url: str, root: str | Path, params: ImageParams, session_factory: Callable,
+                 previous: dict[int, list[dict]] | None = None):
         self.api_url = api_url
         self.root = Path(root)
         self.params = params
         self.session_factory = session_factory
+        self.previous = previous or {}  # object id -> its exhibits rows from the run being redone
         self._client: MetClient | None = None
         self._lock = threading.Lock()
 
@@ -53,7 +55,8 @@ class MetObjectStage:
             return self._client
 
     def __call__(self, object_id: int) -> dict:
-        return crawl_object(object_id, client=self.client, root=self.root, params=self.params)
+        return crawl_object(object_id, client=self.client, root=self.root, params=self.params,
+                            previous=self.previous.get(object_id))
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_lock")}
@@ -72,8 +75,14 @@ class _Fetched:
     error: str | None
 
 
-def crawl_object(object_id: int, *, client: MetClient, root: str | Path, params: ImageParams) -> dict:
-    """Rows for one object: {"objects": [one row], "exhibits": [one row per candidate image]}."""
+def crawl_object(object_id: int, *, client: MetClient, root: str | Path, params: ImageParams,
+                 previous: list[dict] | None = None) -> dict:
+    """Rows for one object: {"objects": [one row], "exhibits": [one row per candidate image]}.
+
+    `previous` are the object's exhibits rows from an earlier run being redone (--retry-failed): a kept
+    image whose URL is unchanged is read back from its stored file, and one the filters rejected keeps
+    its row, so that the failed images are downloaded again and the kept ones are not.
+    """
     record_url = client.url(f"v1/objects/{object_id}")
     try:
         record = client.get_object(object_id)
@@ -90,10 +99,36 @@ def crawl_object(object_id: int, *, client: MetClient, root: str | Path, params:
         return _result(obj, "not_public_domain", rows, kept=0)
     if not candidates:
         return _result(obj, "no_image", [], kept=0, error="the record lists no image URL")
-    fetched = [_fetch(client.session, c, params) for c in candidates]
+    earlier = {row["image_index"]: row for row in previous or []}
+    fetched = [_earlier(c, earlier, Path(root)) or _fetch(client.session, c, params) for c in candidates]
     rows = _select_and_write(object_id, fetched, Path(root), params)
     kept = sum(r["status"] == "kept" for r in rows)
     return _result(obj, "ok", rows, kept=kept)
+
+
+_REUSABLE = frozenset({"kept", "aspect_ratio", "too_small", "decode_error", "too_large"})
+"""Outcomes of an earlier run that a redo takes over: kept images (read back from their file) and images
+the filters rejected. Duplicates and over_cap images have no stored file, so they are fetched again."""
+
+
+def _earlier(candidate: ImageCandidate, previous: dict[int, dict], root: Path) -> _Fetched | None:
+    """The earlier outcome of this image, when it is reusable and its URL has not changed."""
+    row = previous.get(candidate.index)
+    if row is None or row["status"] not in _REUSABLE or row["source_url"] not in (candidate.url,
+                                                                                  candidate.fallback_url):
+        return None
+    result = None
+    if row.get("sha256"):  # downloaded and decoded (too_large by Content-Length never was)
+        jpeg = None
+        if row["status"] == "kept":
+            file = root / row["path"]
+            if not file.is_file():
+                return None
+            jpeg = file.read_bytes()
+        result = ImageResult(row["status"], row["sha256"], jpeg=jpeg, width=row.get("width"),
+                             height=row.get("height"), orig_width=row.get("orig_width"),
+                             orig_height=row.get("orig_height"), phash=row.get("phash"), error=row.get("error"))
+    return _Fetched(candidate, row["source_url"], row["rendition"], result, row["status"], row.get("error"))
 
 
 def _fetch(session, candidate: ImageCandidate, params: ImageParams) -> _Fetched:
