@@ -132,9 +132,9 @@ def import_photos(
         raise UserError("--photographer: give the photographer's name (it groups photos in the splits)")
     if license_name not in OWN_LICENSES:
         raise UserError(f"--license {license_name!r}: choose a free licence ({', '.join(OWN_LICENSES)})")
-    inside_root = root.resolve()  # a dataset root inside DIRECTORY holds our own output, not photos
+    stored = (root / "images").resolve()  # a dataset root inside DIRECTORY: its images are our output, not photos
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and inside_root not in p.resolve().parents)
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and stored not in p.resolve().parents)
     if not files:
         raise UserError(f"{directory}: no image files ({', '.join(IMAGE_SUFFIXES)})")
     object_ids = read_objects_csv(objects_csv, files) if objects_csv else {}

@@ -63,6 +63,15 @@ def test_a_root_inside_the_photo_folder_is_not_imported_as_photos(world, own_dir
     assert sorted(r["photo_id"] for r in _rows(root)) == sorted(o.file_name for o in world.own_photos)
 
 
+def test_a_photo_folder_inside_the_root_is_imported(world, tmp_path, capsys):
+    root = tmp_path / "root"
+    photos = root / "sample" / "own-photos"  # as the demo lays it out
+    write_own_photos(world, photos)
+    code, _, err = _run(capsys, str(photos), "--root", str(root), "--photographer", "me")
+    assert code == 0, err
+    assert sorted(r["photo_id"] for r in _rows(root)) == sorted(o.file_name for o in world.own_photos)
+
+
 def test_own_and_flickr_rows_share_the_manifest(sample_server, own_dir, tmp_path, capsys):
     root = tmp_path / "root"
     user = sample_server.world.photos[0].owner
