@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from cli_runner import run_cli
 
 from metdata.cli import main
 from metdata.errors import UserError
@@ -23,13 +24,7 @@ def _cli(capsys, server, root, *args) -> tuple[int, str, str]:
     argv = ["crawl", "flickr", "--out", str(root), "--api-key", "testkey", "--api-secret", "testsecret",
             "--rest-url", server.flickr_rest_url, "--rate-per-s", "1000", "--image-rate-per-s", "1000",
             "--no-progress", *args]
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(argv, capsys)
 
 
 def _rows(root) -> list[dict]:

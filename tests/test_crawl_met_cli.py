@@ -10,23 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 from metdata import manifests
-from metdata.cli import main
 from metdata.stages.met_object import ImageParams
 
 RECIPE = Path(__file__).resolve().parent.parent / "pipelines" / "met2021.toml"
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Run `metdata ARGV` in this process with the console entry point's error handling."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def crawl_args(server, root, *extra: str) -> list[str]:

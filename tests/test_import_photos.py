@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from cli_runner import run_cli
 
 from metdata.cli import main
 from metdata.sample.world_flickr import write_own_photos
@@ -20,13 +21,7 @@ def own_dir(world, tmp_path) -> Path:
 
 
 def _run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main(["import-photos", *args, "--no-progress"])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(["import-photos", *args, "--no-progress"], capsys)
 
 
 def _rows(root) -> list[dict]:
